@@ -1,0 +1,1 @@
+"""Device inventory: defaults ← groups ← devices, merged once at load."""
