@@ -21,7 +21,7 @@ def influxdb() -> Iterator[InfluxDB]:
 
 @pytest.fixture
 def influxdb_factory() -> Iterator[Callable[[], InfluxDB]]:
-    """Starts private InfluxDB 1.6.7 instances (`.stop()`/`.start()` for outages); all stopped after."""
+    """Starts private InfluxDB 1.6.7 instances (`.stop()`/`.start()` for outages)."""
     started: list[InfluxDB] = []
 
     def make() -> InfluxDB:

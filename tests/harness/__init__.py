@@ -1,7 +1,8 @@
 """Real test servers on 127.0.0.1 for chmd's integration tests and benchmarks.
 
-Plain classes without pytest: `tests/conftest.py` wraps them as fixtures; a bench script does
-`sys.path.insert(0, "tests")` and `from harness import InfluxDB` (each class has `start()`/`close()`).
+Plain classes without pytest: `tests/conftest.py` wraps them as fixtures. A bench script does
+`sys.path.insert(0, "tests")`, then `from harness import InfluxDB`; every class has start()
+and close().
 """
 
 from .influxdb import InfluxDB

@@ -69,11 +69,12 @@ class InfluxDB:
             self._proc.start()
             try:
                 self._proc.wait_ready(self.ping, "HTTP /ping 204")
-                return self
             except HarnessError:
                 self._proc.stop()
                 if attempt == 2:
                     raise
+            else:
+                break
         return self
 
     def stop(self) -> None:

@@ -162,9 +162,7 @@ class ServerProcess:
         raise HarnessError(f"{self.name}: no {what} within {timeout_s:.0f}s:\n{tail}")
 
 
-def wait_until(
-    check: Callable[[], bool], what: str, timeout_s: float = READY_TIMEOUT_S
-) -> None:
+def wait_until(check: Callable[[], bool], what: str, timeout_s: float = READY_TIMEOUT_S) -> None:
     """Poll `check` (exceptions count as false) until true or raise HarnessError."""
     deadline = time.monotonic() + timeout_s
     delay = 0.05
