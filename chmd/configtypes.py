@@ -11,9 +11,16 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    ValidationInfo,
+    WithJsonSchema,
+)
 
 MASK = "<secret>"
 
@@ -24,13 +31,13 @@ _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604
 def parse_duration(value: object) -> float:
     """`1h30m` → 5400.0. Bare numbers are seconds. Raises ValueError with a hint."""
     if isinstance(value, bool):
-        raise ValueError("expected a duration such as 30s, 5m, 1h")
+        raise ValueError("expected a duration such as 30s, 5m, 1h")  # noqa: TRY004 (pydantic needs ValueError)
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError("a duration cannot be negative")
         return float(value)
     if not isinstance(value, str):
-        raise ValueError("expected a duration such as 30s, 5m, 1h")
+        raise ValueError("expected a duration such as 30s, 5m, 1h")  # noqa: TRY004 (pydantic needs ValueError)
     text = value.strip()
     pos, total = 0, 0.0
     for match in _DURATION_PART.finditer(text):
@@ -96,12 +103,18 @@ class Secret:
         return hash(self._value)
 
 
-def resolve_secret(value: object) -> Secret:
-    """Turn `env:NAME`, `file:/path`, `credential:NAME` or a literal into a Secret."""
+def resolve_secret(value: object, base_dir: Path | None = None) -> Secret:
+    """Turn `env:NAME`, `file:/path`, `credential:NAME` or a literal into a Secret.
+
+    A relative `file:` path is read relative to `base_dir` (the config file's directory)
+    when given, else to the working directory.
+    """
     if isinstance(value, Secret):
         return value
     if not isinstance(value, str | int):
-        raise ValueError("expected a string or a reference env:NAME, file:/path, credential:NAME")
+        raise ValueError(  # noqa: TRY004 (pydantic turns only ValueError into a validation error)
+            "expected a string or a reference env:NAME, file:/path, credential:NAME"
+        )
     text = str(value)
     scheme, _, rest = text.partition(":")
     if scheme == "env" and rest:
@@ -109,7 +122,10 @@ def resolve_secret(value: object) -> Secret:
             raise ValueError(f"environment variable {rest} is not set (secret reference {text!r})")
         return Secret(os.environ[rest], text)
     if scheme == "file" and rest:
-        return Secret(_read_secret_file(Path(rest), text), text)
+        path = Path(rest).expanduser()
+        if base_dir is not None and not path.is_absolute():
+            path = base_dir / path
+        return Secret(_read_secret_file(path, text), text)
     if scheme == "credential" and rest:
         directory = os.environ.get("CREDENTIALS_DIRECTORY")
         if not directory:
@@ -131,11 +147,20 @@ def _dump_secret(value: Secret) -> str:
     return value.reference if value.reference else MASK
 
 
+def _validate_secret(value: object, info: ValidationInfo) -> Secret:
+    """pydantic hook: a validation context `{"base_dir": Path}` anchors relative `file:` paths."""
+    context = info.context if isinstance(info.context, dict) else {}
+    base_dir = context.get("base_dir")
+    return resolve_secret(value, base_dir if isinstance(base_dir, Path) else None)
+
+
 SecretValue = Annotated[
     Secret,
-    BeforeValidator(resolve_secret),
+    BeforeValidator(_validate_secret),
     PlainSerializer(_dump_secret, return_type=str),
-    WithJsonSchema({"type": "string", "description": "literal, env:NAME, file:/path or credential:NAME"}),
+    WithJsonSchema(
+        {"type": "string", "description": "literal, env:NAME, file:/path or credential:NAME"}
+    ),
 ]
 """A secret in a pydantic model. Dumps as its reference (`env:X`) or `<secret>`, never the value."""
 
@@ -144,5 +169,3 @@ class StrictModel(BaseModel):
     """Base of every config model: unknown keys are errors, values are frozen once loaded."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
-
-
