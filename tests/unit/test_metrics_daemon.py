@@ -1,0 +1,108 @@
+"""chmd.metrics: the daemon's own metrics on a registry passed in, and the http settings."""
+
+from __future__ import annotations
+
+import platform
+from datetime import UTC, datetime
+
+import pytest
+from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
+
+from chmd import __version__
+from chmd.http import HttpSettings, split_listen
+from chmd.metrics import DaemonMetrics, Metrics, count_alerts
+from chmd.model import Alert, AlertState, Severity
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _alert(state: AlertState, severity: Severity, n: int = 0) -> Alert:
+    return Alert(
+        rule="cpu_high",
+        fingerprint=f"fp{n}",
+        labels=(("device", f"sw{n}"),),
+        severity=severity,
+        state=state,
+        value=95.0,
+        summary="CPU high",
+        description="",
+        active_since=T0,
+    )
+
+
+def test_count_alerts_by_state_and_severity() -> None:
+    """Active alerts are counted per (state, severity); resolved ones are not active."""
+    counts = count_alerts(
+        [
+            _alert(AlertState.FIRING, Severity.CRITICAL, 1),
+            _alert(AlertState.FIRING, Severity.CRITICAL, 2),
+            _alert(AlertState.PENDING, Severity.WARNING, 3),
+            _alert(AlertState.RESOLVED, Severity.CRITICAL, 4),
+        ]
+    )
+    assert counts[("firing", "critical")] == 2
+    assert counts[("pending", "warning")] == 1
+    assert sum(counts.values()) == 3
+    assert len(counts) == 2 * len(Severity)
+
+
+def test_alert_gauge_drops_to_zero_when_alerts_clear() -> None:
+    """After the last alert resolves the gauge reads 0 instead of keeping the old count."""
+    registry = CollectorRegistry()
+    metrics = DaemonMetrics(registry)
+    metrics.observe_alerts([_alert(AlertState.FIRING, Severity.MAJOR)])
+    labels = {"state": "firing", "severity": "major"}
+    assert registry.get_sample_value("chmd_alerts", labels) == 1
+    metrics.observe_alerts([])
+    assert registry.get_sample_value("chmd_alerts", labels) == 0
+
+
+def test_failed_reload_keeps_last_success_time() -> None:
+    """A failed reload sets last_reload_successful to 0 and leaves the success timestamp."""
+    registry = CollectorRegistry()
+    metrics = DaemonMetrics(registry)
+    metrics.config_loaded(True, 1000.0)
+    metrics.config_loaded(False, 2000.0)
+    assert registry.get_sample_value("chmd_config_last_reload_successful") == 0
+    assert registry.get_sample_value("chmd_config_last_reload_success_timestamp_seconds") == 1000
+    assert registry.get_sample_value("chmd_config_reloads_total", {"result": "failure"}) == 1
+    assert registry.get_sample_value("chmd_config_reloads_total", {"result": "success"}) == 1
+
+
+def test_rule_tick_counts_and_times() -> None:
+    """Each rule tick increments the evaluation counter and lands in the duration histogram."""
+    registry = CollectorRegistry()
+    metrics = DaemonMetrics(registry)
+    metrics.observe_rule_tick(0.02)
+    assert registry.get_sample_value("chmd_rule_evaluations_total") == 1
+    assert registry.get_sample_value("chmd_rule_evaluation_duration_seconds_count") == 1
+
+
+def test_two_metrics_objects_do_not_collide() -> None:
+    """Metrics uses only the registry passed in, so two can coexist in one process (tests)."""
+    first, second = Metrics(runtime=True), Metrics(runtime=True)
+    first.daemon.devices.set(3)
+    assert second.registry.get_sample_value("chmd_devices_configured") == 0
+    build = {"version": __version__, "python": platform.python_version()}
+    assert first.registry.get_sample_value("chmd_build_info", build) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("127.0.0.1:9515", ("127.0.0.1", 9515)), ("[::1]:0", ("::1", 0))],
+)
+def test_split_listen(value: str, expected: tuple[str, int]) -> None:
+    """host:port and [v6]:port both parse."""
+    assert split_listen(value) == expected
+
+
+def test_bad_listen_address_rejected() -> None:
+    """A listen address without a port fails at config load with a hint."""
+    with pytest.raises(ValidationError, match="write host:port"):
+        HttpSettings(listen="127.0.0.1")
+
+
+def test_default_listen_is_loopback() -> None:
+    """By default the metrics endpoint is only reachable from the host itself."""
+    assert HttpSettings().listen == "127.0.0.1:9515"
