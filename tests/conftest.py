@@ -6,9 +6,11 @@ The servers live in `tests/harness/` as plain classes; these fixtures only start
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from harness import InfluxDB
+from harness.snmp import Snmpd, SnmpSim
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +34,34 @@ def influxdb_factory() -> Iterator[Callable[[], InfluxDB]]:
     yield make
     for server in started:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def snmpsim() -> Iterator[SnmpSim]:
+    """snmpsim with every recording: community `<name>` (static) and `<name>-live` (moving)."""
+    server = SnmpSim().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def snmpsim_factory() -> Iterator[Callable[..., SnmpSim]]:
+    """Private snmpsim instances: `snmpsim_factory(data_dir=None, port=0)`; `.restart()` works."""
+    started: list[SnmpSim] = []
+
+    def make(data_dir: Path | None = None, port: int = 0) -> SnmpSim:
+        server = SnmpSim(data_dir=data_dir, port=port)
+        started.append(server)
+        return server.start()
+
+    yield make
+    for server in started:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def snmpd() -> Iterator[Snmpd]:
+    """net-snmp snmpd: v2c `public`, v3 `netmonv3` (SHA/AES) and `netmonv3s256` (SHA-256/AES)."""
+    server = Snmpd().start()
+    yield server
+    server.close()

@@ -7,14 +7,20 @@ and close().
 
 from .influxdb import InfluxDB
 from .proc import FIXTURES, LOOPBACK, REPO, SERVERS, HarnessError, free_port, wait_until
+from .snmp import LIVE_RATES, Snmpd, SnmpSim, start_snmpsim, write_data_dir
 
 __all__ = [
     "FIXTURES",
+    "LIVE_RATES",
     "LOOPBACK",
     "REPO",
     "SERVERS",
     "HarnessError",
     "InfluxDB",
+    "SnmpSim",
+    "Snmpd",
     "free_port",
+    "start_snmpsim",
     "wait_until",
+    "write_data_dir",
 ]
