@@ -1,6 +1,6 @@
 """chmd's HTTP endpoint: `/metrics`, `/-/healthy`, `/-/ready`, plus routes other stages mount.
 
-One aiohttp server on the event loop, bound to `http.listen` (127.0.0.1:9515 by default;
+One aiohttp server on the event loop, bound to `metrics.listen` (127.0.0.1:9515 by default;
 port 0 picks a free port, see `HttpServer.port`). `/-/healthy` answers 200 while the
 daemon's loop runs and its health callback agrees; `/-/ready` answers 200 once polling
 runs — both like Prometheus's own endpoints. Extra routes (e.g. the notification stage's
@@ -16,9 +16,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
-from pydantic import field_validator
 
-from chmd.configtypes import StrictModel
 from chmd.errors import ChmdError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -32,18 +30,6 @@ def split_listen(value: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or int(port) > 65535:
         raise ValueError(f"bad listen address {value!r} (write host:port, e.g. {DEFAULT_LISTEN})")
     return host.strip("[]"), int(port)
-
-
-class HttpSettings(StrictModel):
-    """`http:` section of etc/chmd.yaml."""
-
-    listen: str = DEFAULT_LISTEN  # host:port for /metrics, /-/healthy, /-/ready; port 0 = any free
-
-    @field_validator("listen")
-    @classmethod
-    def _valid_listen(cls, value: str) -> str:
-        split_listen(value)
-        return value
 
 
 class HttpServer:
