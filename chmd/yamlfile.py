@@ -85,6 +85,7 @@ class YamlDoc:
     file: str  # as shown in messages
     data: Any
     positions: Mapping[Path_, Position]
+    problems: tuple[Problem, ...] = ()  # duplicate keys: reported, the last value kept
 
     def position(self, path: Path_ | tuple[str | int, ...]) -> Position | None:
         """The position of `path`, or of its deepest ancestor written in the file."""
@@ -95,10 +96,21 @@ class YamlDoc:
                 return found
             parts = parts[:-1]
 
-    def mark(self, path: Path_ | tuple[str | int, ...]) -> Mark:
-        """The mark for an error about `path` (its deepest written ancestor)."""
+    def mark(self, path: Path_ | tuple[str | int, ...], at_key: bool = False) -> Mark:
+        """The mark for an error about `path` (its deepest written ancestor); `at_key` points
+        at the key itself when `path` was written (for errors about the key, not its value)."""
         found = self.position(path)
-        return found.best if found else Mark(self.file, 1, 1)
+        if found is None:
+            return Mark(self.file, 1, 1)
+        if at_key and found.key is not None and len(path) == len(self._found_path(path)):
+            return found.key
+        return found.best
+
+    def _found_path(self, path: Path_ | tuple[str | int, ...]) -> Path_:
+        parts = tuple(str(p) for p in path)
+        while parts and parts not in self.positions:
+            parts = parts[:-1]
+        return parts
 
 
 class YamlFileError(Exception):
@@ -140,7 +152,8 @@ def _walk(
             positions[(*path, key)] = Position(
                 _mark(file, key_node.start_mark),
                 _mark(file, value_node.start_mark),
-                isinstance(value_node, yaml.ScalarNode),
+                # an empty value (`key:` alone) has no position of its own: point at the key
+                isinstance(value_node, yaml.ScalarNode) and value_node.value != "",
             )
             _walk(file, value_node, (*path, key), positions, problems)
     elif isinstance(node, yaml.SequenceNode):
@@ -151,8 +164,13 @@ def _walk(
             _walk(file, item, (*path, str(index)), positions, problems)
 
 
-def parse_yaml(text: str, file: str) -> YamlDoc:
-    """Parse `text` (the content of `file`); raises YamlFileError with every problem."""
+def parse_yaml(text: str, file: str, *, keep_going: bool = False) -> YamlDoc:
+    """Parse `text` (the content of `file`).
+
+    Syntax errors raise YamlFileError. Duplicate keys raise too, unless `keep_going`: then
+    they are kept in `YamlDoc.problems` (the last value wins) so the caller can report them
+    together with every other error of the file.
+    """
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -162,14 +180,14 @@ def parse_yaml(text: str, file: str) -> YamlDoc:
             return YamlDoc(file, None, {(): Position(None, Mark(file, 1, 1), False)})
         positions[()] = Position(None, _mark(file, node.start_mark), False)
         _walk(file, node, (), positions, problems)
-        if problems:
+        if problems and not keep_going:
             raise YamlFileError(problems)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         raise YamlFileError([_syntax_problem(file, exc)]) from exc
     finally:
         loader.dispose()
-    return YamlDoc(file, data, positions)
+    return YamlDoc(file, data, positions, tuple(problems))
 
 
 def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
@@ -181,8 +199,9 @@ def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
     return Problem(mark, "", f"YAML syntax error: {text}")
 
 
-def load_yaml(path: Path, file: str | None = None) -> YamlDoc:
-    """Read and parse `path`; `file` is how messages name it (default: `str(path)`)."""
+def load_yaml(path: Path, file: str | None = None, *, keep_going: bool = False) -> YamlDoc:
+    """Read and parse `path`; `file` is how messages name it (default: `str(path)`).
+    `keep_going`: see `parse_yaml`."""
     shown = file if file is not None else str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -190,7 +209,7 @@ def load_yaml(path: Path, file: str | None = None) -> YamlDoc:
         raise YamlFileError([Problem(None, "", f"{shown}: cannot read: {exc.strerror}")]) from exc
     except UnicodeDecodeError as exc:
         raise YamlFileError([Problem(Mark(shown, 1, 1), "", "not a UTF-8 text file")]) from exc
-    return parse_yaml(text, shown)
+    return parse_yaml(text, shown, keep_going=keep_going)
 
 
 # --- pydantic errors → messages ---------------------------------------------------------------
@@ -242,6 +261,11 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def about_key(error: ErrorDetails) -> bool:
+    """True when the error is about the key itself (so it should point at the key)."""
+    return error["type"] == "extra_forbidden"
+
+
 def describe(error: ErrorDetails, model: type[BaseModel], extra_keys: Iterable[str] = ()) -> str:
     """A short message for one pydantic error; never includes the input (it may be a secret)."""
     kind, loc = error["type"], error["loc"]
@@ -259,24 +283,24 @@ def describe(error: ErrorDetails, model: type[BaseModel], extra_keys: Iterable[s
 def validation_problems(
     exc: ValidationError,
     model: type[BaseModel],
-    locate: Callable[[tuple[str | int, ...]], tuple[Mark | None, str]],
+    locate: Callable[[tuple[str | int, ...], bool], tuple[Mark | None, str]],
     extra_keys: Iterable[str] = (),
 ) -> list[Problem]:
-    """Turn every error of `exc` into a Problem; `locate(loc)` gives (mark, key path)."""
+    """Turn every error of `exc` into a Problem; `locate(loc, at_key)` gives (mark, key path)."""
     problems = []
     for error in exc.errors(include_input=False, include_url=False):
-        mark, key_path = locate(error["loc"])
+        mark, key_path = locate(error["loc"], about_key(error))
         problems.append(Problem(mark, key_path, describe(error, model, extra_keys)))
     return problems
 
 
 def doc_locator(
     doc: YamlDoc, prefix: tuple[str, ...] = ()
-) -> Callable[[tuple[str | int, ...]], tuple[Mark | None, str]]:
+) -> Callable[[tuple[str | int, ...], bool], tuple[Mark | None, str]]:
     """A `locate` for a model validated from `doc.data` at `prefix`."""
 
-    def locate(loc: tuple[str | int, ...]) -> tuple[Mark | None, str]:
+    def locate(loc: tuple[str | int, ...], at_key: bool) -> tuple[Mark | None, str]:
         path = (*prefix, *(str(p) for p in loc))
-        return doc.mark(path), format_key_path(path)
+        return doc.mark(path, at_key), format_key_path(path)
 
     return locate
