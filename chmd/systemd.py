@@ -15,6 +15,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import structlog
 
@@ -146,3 +147,39 @@ class WatchdogFeeder:
         while True:
             self.tick()
             await asyncio.sleep(self.interval_s)
+
+
+# --- the pid file `chmd reload` uses to find the running daemon ------------------------------
+
+PID_FILE_NAME = "chmd.pid"
+
+
+def write_pid_file(path: Path, pid: int) -> None:
+    """Write `pid` atomically (temp file + rename), so a reader never sees half a number."""
+    tmp = path.with_name(f".{path.name}.{pid}.tmp")
+    tmp.write_text(f"{pid}\n", encoding="ascii")
+    tmp.replace(path)
+
+
+def read_pid_file(path: Path) -> int | None:
+    """The pid in `path`, or None when the file is missing or does not hold a pid."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def remove_pid_file(path: Path, pid: int) -> None:
+    """Remove the pid file if it still names `pid` (a newer daemon's file is left alone)."""
+    if read_pid_file(path) == pid:
+        path.unlink(missing_ok=True)
+
+
+def process_is_chmd(pid: int, proc: Path = Path("/proc")) -> bool:
+    """True when `pid` runs `chmd run` — a stale pid file may name a reused pid."""
+    try:
+        argv = (proc / str(pid) / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(b"chmd" in arg for arg in argv) and b"run" in argv

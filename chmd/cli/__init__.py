@@ -14,7 +14,7 @@ def main() -> None:
 
 
 # Each verb module registers itself on `main` when imported; keep this list explicit.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("reload",)
 
 
 def _register() -> None:
