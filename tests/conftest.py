@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 from harness import InfluxDB
+from harness.sinks import HttpSink, SmtpSink
 from harness.snmp import Snmpd, SnmpSim
+from harness.victoriametrics import VictoriaMetrics
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +67,27 @@ def snmpd() -> Iterator[Snmpd]:
     server = Snmpd().start()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def victoriametrics() -> Iterator[VictoriaMetrics]:
+    """VictoriaMetrics: `.url` takes InfluxDB v2 writes; `.export(match)` reads them back."""
+    server = VictoriaMetrics().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def smtp_sink() -> Iterator[SmtpSink]:
+    """aiosmtpd: `.port`, `.messages`, `.clear()`. Shared: clear it at the start of a test."""
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def http_sink() -> Iterator[HttpSink]:
+    """HTTP receiver: `.url`, `.requests`, `.fail_next(n)`. Shared: clear it at the start."""
+    sink = HttpSink().start()
+    yield sink
+    sink.stop()

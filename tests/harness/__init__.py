@@ -7,7 +7,9 @@ and close().
 
 from .influxdb import InfluxDB
 from .proc import FIXTURES, LOOPBACK, REPO, SERVERS, HarnessError, free_port, wait_until
+from .sinks import HttpSink, ReceivedRequest, SmtpSink
 from .snmp import LIVE_RATES, Snmpd, SnmpSim, start_snmpsim, write_data_dir
+from .victoriametrics import VictoriaMetrics
 
 __all__ = [
     "FIXTURES",
@@ -16,9 +18,13 @@ __all__ = [
     "REPO",
     "SERVERS",
     "HarnessError",
+    "HttpSink",
     "InfluxDB",
+    "ReceivedRequest",
+    "SmtpSink",
     "SnmpSim",
     "Snmpd",
+    "VictoriaMetrics",
     "free_port",
     "start_snmpsim",
     "wait_until",
