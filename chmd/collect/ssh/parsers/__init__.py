@@ -1,0 +1,1 @@
+"""Pure parsing of CLI output: converters, TextFSM records, records → samples."""
