@@ -237,8 +237,8 @@ class AlertPipeline:
                 key = f"{node.id}|{json.dumps(group_labels)}"
                 group = self._groups.get(key)
                 if group is None:
-                    if alert.state is not AlertState.FIRING:
-                        continue  # a recovery alone never opens a group
+                    if alert.state is not AlertState.FIRING and key not in self.nflog.groups:
+                        continue  # a recovery never opens a group nobody was told about
                     group = self._new_group(key, node, group_labels, now)
                 group.alerts[fp] = alert
 

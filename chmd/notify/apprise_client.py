@@ -9,12 +9,27 @@ re-sends only to the URLs that failed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import warnings
+from typing import TYPE_CHECKING
 
 import apprise
 
 from chmd.configtypes import Secret
 from chmd.errors import NotifyError
-from chmd.notify.settings import Receiver
+
+if TYPE_CHECKING:
+    from chmd.notify.settings import Receiver
+
+# Apprise 2.3's e-mail plugin (loaded lazily, on the first mailto:// URL) imports the
+# deprecated stdlib `imghdr`; import it once here, quietly, so that DeprecationWarning
+# neither reaches users nor fails test runs that turn warnings into errors.
+with warnings.catch_warnings(), contextlib.suppress(ImportError):
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import imghdr  # noqa: F401
+
+logging.getLogger("apprise").setLevel(logging.WARNING)  # apprise logs full URLs at DEBUG
 
 
 class AppriseTarget:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +28,6 @@ from chmd.notify.metrics import NotifyMetrics
 from chmd.notify.settings import DeliverySettings
 
 log = structlog.get_logger("chmd.notify")
-logging.getLogger("apprise").setLevel(logging.WARNING)  # apprise logs full URLs at DEBUG
 
 
 class Outcome(StrEnum):

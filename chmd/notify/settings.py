@@ -40,7 +40,7 @@ class Receiver(StrictModel):
     @field_validator("urls")
     @classmethod
     def _apprise_urls(cls, urls: list[Secret]) -> list[Secret]:
-        import apprise  # heavy import, only when receivers are configured
+        from chmd.notify.apprise_client import apprise  # heavy: only with receivers
 
         for i, url in enumerate(urls):
             if apprise.Apprise.instantiate(url.reveal()) is None:
