@@ -2,9 +2,48 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
 import click
 
 from chmd import __version__
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = os.EX_CONFIG  # 78: invalid configuration; systemd's RestartPreventExitStatus=
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _default_config(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path:
+    if value is not None:
+        return value
+    from chmd.config import default_config_path
+
+    return default_config_path()
+
+
+def config_option(func: _F) -> _F:
+    """`-c/--config FILE` (env CHMD_CONFIG): etc/chmd.yaml when it exists in the working
+    directory, else /etc/chmd/chmd.yaml. The command receives it as `config: Path`."""
+    return click.option(
+        "-c",
+        "--config",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        envvar="CHMD_CONFIG",
+        callback=_default_config,
+        help="chmd.yaml to use  [env CHMD_CONFIG; default: etc/chmd.yaml if it exists, "
+        "else /etc/chmd/chmd.yaml]",
+    )(func)
+
+
+def plural(count: int, word: str) -> str:
+    """`1 error`, `2 errors`."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 @click.group(context_settings={"auto_envvar_prefix": "CHMD", "help_option_names": ["-h", "--help"]})
@@ -14,7 +53,7 @@ def main() -> None:
 
 
 # Each verb module registers itself on `main` when imported; keep this list explicit.
-COMMAND_MODULES: tuple[str, ...] = ("reload",)
+COMMAND_MODULES: tuple[str, ...] = ("run", "check", "schema", "version", "reload")
 
 
 def _register() -> None:
