@@ -1,0 +1,376 @@
+"""chmd's own small SNMP interface: `get(oids)` and `walk(prefixes)` → decoded varbinds.
+
+Two implementations sit behind it:
+
+* `FastClient` — v1/v2c over `transport.UdpEngine` with the `ber` codec (the hot path);
+* `PysnmpClient` — pysnmp 7 (asyncio), used for SNMPv3 (USM auth/priv, engine discovery,
+  usmStats reports → `AuthError`), and the reference the tests compare against.
+
+Both share `_Requester`: GETs packed `oids_per_get` to a PDU, and GETBULK multi-column table
+walks (GETNEXT on v1) that stop at the end of each column or endOfMibView, refuse
+non-increasing OIDs and cap endless tables.
+"""
+
+from __future__ import annotations
+
+import socket
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from chmd.collect.snmp import ber
+from chmd.collect.snmp.ber import OID, VarBind
+from chmd.collect.snmp.transport import UdpEngine
+from chmd.configtypes import Secret
+from chmd.errors import AuthError, CollectError, CollectTimeout, ProtocolError
+from chmd.inventory.schema import Device
+
+ERROR_STATUS = {
+    1: "tooBig",
+    2: "noSuchName",
+    3: "badValue",
+    4: "readOnly",
+    5: "genErr",
+    6: "noAccess",
+    16: "authorizationError",
+}
+MAX_ROWS = 20_000  # per column: an "endless table" guard
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpTarget:
+    """Where and how to ask; built once per device from `Device.snmp`."""
+
+    host: str
+    port: int = 161
+    version: str = "2c"
+    community: Secret | None = None
+    user: str | None = None
+    auth_protocol: str | None = None
+    auth_key: Secret | None = None
+    priv_protocol: str | None = None
+    priv_key: Secret | None = None
+    context: str = ""
+    timeout_s: float = 2.0
+    retries: int = 1
+    max_repetitions: int = 25
+    oids_per_get: int = 20
+
+    @classmethod
+    def of(cls, device: Device) -> SnmpTarget:
+        snmp = device.snmp
+        if snmp is None:
+            raise CollectError(f"{device.name}: no snmp access configured", step="setup")
+        return cls(
+            host=device.host,
+            port=snmp.port,
+            version=snmp.version,
+            community=snmp.community,
+            user=snmp.user,
+            auth_protocol=snmp.auth_protocol,
+            auth_key=snmp.auth_key,
+            priv_protocol=snmp.priv_protocol,
+            priv_key=snmp.priv_key,
+            context=snmp.context,
+            timeout_s=snmp.timeout,
+            retries=snmp.retries,
+            max_repetitions=snmp.max_repetitions,
+            oids_per_get=snmp.oids_per_get,
+        )
+
+
+class SnmpClient(Protocol):
+    """One device's SNMP session. Not shared between devices; `aclose` once at the end."""
+
+    varbinds_read: int
+
+    async def get(self, oids: Sequence[OID]) -> list[VarBind]:
+        """One varbind per requested OID, in order; absent ones carry tag noSuchObject/Instance."""
+        ...
+
+    async def walk(self, prefixes: Sequence[OID]) -> dict[OID, list[VarBind]]:
+        """Every varbind under each prefix, in OID order (an absent column maps to [])."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class _Requester(ABC):
+    """GET packing and table walks on top of one primitive, `_request`."""
+
+    def __init__(self, target: SnmpTarget) -> None:
+        self.target = target
+        self.varbinds_read = 0
+
+    @abstractmethod
+    async def _request(
+        self, pdu: int, oids: Sequence[OID], max_repetitions: int = 0
+    ) -> tuple[int, int, list[VarBind]]:
+        """Send one PDU; return (error_status, error_index, varbinds)."""
+
+    async def aclose(self) -> None:
+        return None
+
+    async def get(self, oids: Sequence[OID]) -> list[VarBind]:
+        out: list[VarBind] = []
+        size = self.target.oids_per_get
+        for start in range(0, len(oids), size):
+            out.extend(await self._get_pack(list(oids[start : start + size])))
+        return out
+
+    async def _get_pack(self, oids: list[OID]) -> list[VarBind]:
+        missing: dict[int, VarBind] = {}
+        ask = list(range(len(oids)))
+        while ask:
+            status, index, vbs = await self._request(ber.GET, [oids[i] for i in ask])
+            if status == 2 and 0 < index <= len(ask):  # v1 noSuchName: drop it, ask the rest
+                gone = ask.pop(index - 1)
+                missing[gone] = (oids[gone], ber.NO_SUCH_OBJECT, None)
+                continue
+            if status:
+                raise ProtocolError(f"GET answered {ERROR_STATUS.get(status, status)}")
+            if len(vbs) != len(ask):
+                raise ProtocolError(f"GET of {len(ask)} OIDs answered {len(vbs)} varbinds")
+            self.varbinds_read += len(vbs)
+            got = dict(zip(ask, vbs, strict=True))
+            return [got.get(i) or missing[i] for i in range(len(oids))]
+        return [missing[i] for i in range(len(oids))]
+
+    async def walk(self, prefixes: Sequence[OID]) -> dict[OID, list[VarBind]]:
+        rows: dict[OID, list[VarBind]] = {p: [] for p in prefixes}
+        cursor: dict[OID, OID] = {p: p for p in prefixes}  # active columns → last OID seen
+        reps = self.target.max_repetitions
+        bulk = self.target.version != "1"
+        while cursor:
+            columns = list(cursor)
+            width = len(columns)
+            pdu_reps = max(1, min(reps, 1000 // width)) if bulk else 0
+            status, index, vbs = await self._request(
+                ber.GETBULK if bulk else ber.GETNEXT, [cursor[c] for c in columns], pdu_reps
+            )
+            if status == 1 and bulk and reps > 1:  # tooBig: ask for fewer rows
+                reps = max(1, reps // 2)
+                continue
+            if status == 2 and not bulk and 0 < index <= width:  # v1 end of MIB for that column
+                del cursor[columns[index - 1]]
+                continue
+            if status:
+                raise ProtocolError(f"walk answered {ERROR_STATUS.get(status, status)}")
+            if not vbs:
+                raise ProtocolError("walk answered no varbinds")
+            self.varbinds_read += len(vbs)
+            self._consume(columns, vbs, cursor, rows)
+        return rows
+
+    @staticmethod
+    def _consume(
+        columns: list[OID],
+        vbs: list[VarBind],
+        cursor: dict[OID, OID],
+        rows: dict[OID, list[VarBind]],
+    ) -> None:
+        width = len(columns)
+        done: set[OID] = set()
+        for i, vb in enumerate(vbs):
+            column = columns[i % width]
+            if column in done:
+                continue
+            oid, tag = vb[0], vb[1]
+            n = len(column)
+            if tag == ber.END_OF_MIB_VIEW or oid[:n] != column:
+                done.add(column)
+                continue
+            if oid <= cursor[column]:
+                raise ProtocolError(f"agent returned non-increasing OID {ber.format_oid(oid)}")
+            cursor[column] = oid
+            rows[column].append(vb)
+            if len(rows[column]) >= MAX_ROWS:
+                raise ProtocolError(f"table {ber.format_oid(column)} exceeds {MAX_ROWS} rows")
+        for column in done:
+            del cursor[column]
+
+
+class FastClient(_Requester):
+    """v1/v2c with chmd's codec over a shared `UdpEngine`."""
+
+    def __init__(self, target: SnmpTarget, engine: UdpEngine) -> None:
+        super().__init__(target)
+        if target.community is None:
+            raise CollectError("SNMP v1/v2c needs a community", step="setup")
+        self._engine = engine
+        self._community = target.community.reveal().encode()
+        self._version = ber.V1 if target.version == "1" else ber.V2C
+        self._address: tuple[str, int] | None = None
+        self._family = socket.AF_INET
+
+    async def _resolve(self) -> tuple[str, int]:
+        if self._address is None:
+            import asyncio
+
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                self.target.host, self.target.port, type=socket.SOCK_DGRAM
+            )
+            if not infos:
+                raise CollectError(f"cannot resolve {self.target.host}", step="resolve")
+            family, _, _, _, sockaddr = infos[0]
+            self._family = family
+            self._address = (str(sockaddr[0]), int(sockaddr[1]))
+        return self._address
+
+    async def _request(
+        self, pdu: int, oids: Sequence[OID], max_repetitions: int = 0
+    ) -> tuple[int, int, list[VarBind]]:
+        address = await self._resolve()
+        request_id = self._engine.next_request_id()
+        message = ber.encode_request(
+            self._version, self._community, pdu, request_id, list(oids), 0, max_repetitions
+        )
+        response = await self._engine.request(
+            address,
+            self._family,
+            message,
+            request_id,
+            timeout_s=self.target.timeout_s,
+            retries=self.target.retries,
+        )
+        return response.error_status, response.error_index, response.varbinds
+
+
+# ---------------------------------------------------------------- pysnmp (v3 and the reference)
+
+_AUTH_FAILURES = {
+    "UnknownUserName",
+    "WrongDigest",
+    "DecryptionError",
+    "UnknownSecurityName",
+    "UnsupportedSecurityLevel",
+    "AuthenticationFailure",
+    "AuthenticationError",
+    "UnknownCommunityName",
+}
+
+
+def _pysnmp_tag(value: Any) -> tuple[int, ber.Value]:
+    from pysnmp.proto import rfc1902, rfc1905
+
+    name = type(value).__name__
+    if isinstance(value, rfc1905.NoSuchObject):
+        return ber.NO_SUCH_OBJECT, None
+    if isinstance(value, rfc1905.NoSuchInstance):
+        return ber.NO_SUCH_INSTANCE, None
+    if isinstance(value, rfc1905.EndOfMibView):
+        return ber.END_OF_MIB_VIEW, None
+    tags = {
+        "Counter32": ber.COUNTER32,
+        "Gauge32": ber.GAUGE32,
+        "Unsigned32": ber.GAUGE32,
+        "TimeTicks": ber.TIMETICKS,
+        "Counter64": ber.COUNTER64,
+        "Integer32": ber.INTEGER,
+        "Integer": ber.INTEGER,
+    }
+    if name in tags:
+        return tags[name], int(value)
+    if isinstance(value, rfc1902.IpAddress):
+        return ber.IP_ADDRESS, ".".join(str(b) for b in value.asOctets())
+    if isinstance(value, rfc1902.Opaque):
+        return ber.OPAQUE, bytes(value.asOctets())
+    if isinstance(value, rfc1902.OctetString):
+        return ber.OCTET_STRING, bytes(value.asOctets())
+    if name in ("ObjectIdentifier", "ObjectName"):
+        return ber.OBJECT_ID, tuple(value)
+    if name == "Null":
+        return ber.NULL, None
+    raise ProtocolError(f"unexpected value type {name}")
+
+
+class PysnmpClient(_Requester):
+    """Any version through pysnmp 7's asyncio hlapi. One `SnmpEngine` per event loop."""
+
+    def __init__(self, target: SnmpTarget, engine: Any) -> None:
+        super().__init__(target)
+        self._engine = engine
+        self._auth: Any = None
+        self._transport: Any = None
+        self._context: Any = None
+
+    async def _setup(self) -> None:
+        from pysnmp.hlapi.v3arch import asyncio as hl
+
+        t = self.target
+        if t.version == "3":
+            auth = {
+                None: hl.usmNoAuthProtocol,
+                "MD5": hl.usmHMACMD5AuthProtocol,
+                "SHA": hl.usmHMACSHAAuthProtocol,
+                "SHA224": hl.usmHMAC128SHA224AuthProtocol,
+                "SHA256": hl.usmHMAC192SHA256AuthProtocol,
+                "SHA384": hl.usmHMAC256SHA384AuthProtocol,
+                "SHA512": hl.usmHMAC384SHA512AuthProtocol,
+            }[t.auth_protocol]
+            priv = {
+                None: hl.usmNoPrivProtocol,
+                "DES": hl.usmDESPrivProtocol,
+                "AES": hl.usmAesCfb128Protocol,
+                "AES128": hl.usmAesCfb128Protocol,
+                "AES192": hl.usmAesCfb192Protocol,
+                "AES256": hl.usmAesCfb256Protocol,
+            }[t.priv_protocol]
+            self._auth = hl.UsmUserData(
+                t.user or "",
+                authKey=t.auth_key.reveal() if t.auth_key else None,
+                privKey=t.priv_key.reveal() if t.priv_key else None,
+                authProtocol=auth,
+                privProtocol=priv,
+            )
+        else:
+            if t.community is None:
+                raise CollectError("SNMP v1/v2c needs a community", step="setup")
+            self._auth = hl.CommunityData(
+                t.community.reveal(), mpModel=0 if t.version == "1" else 1
+            )
+        self._transport = await hl.UdpTransportTarget.create(
+            (t.host, t.port), timeout=t.timeout_s, retries=t.retries
+        )
+        self._context = hl.ContextData(contextName=t.context)
+
+    async def _request(
+        self, pdu: int, oids: Sequence[OID], max_repetitions: int = 0
+    ) -> tuple[int, int, list[VarBind]]:
+        from pysnmp.hlapi.v3arch import asyncio as hl
+
+        if self._auth is None:
+            await self._setup()
+        objs = [hl.ObjectType(hl.ObjectIdentity(ber.format_oid(o))) for o in oids]
+        common = (self._engine, self._auth, self._transport, self._context)
+        if pdu == ber.GET:
+            result = await hl.get_cmd(*common, *objs, lookupMib=False)
+        elif pdu == ber.GETNEXT:
+            result = await hl.next_cmd(*common, *objs, lookupMib=False)
+        else:
+            result = await hl.bulk_cmd(*common, 0, max_repetitions, *objs, lookupMib=False)
+        indication, status, index, var_binds = result
+        if indication:
+            kind = type(indication).__name__
+            if kind in _AUTH_FAILURES:
+                raise AuthError(f"authentication failed ({indication})")
+            if kind == "RequestTimedOut":
+                raise CollectTimeout(f"no response from {self.target.host}:{self.target.port}")
+            raise ProtocolError(f"{kind}: {indication}")
+        out: list[VarBind] = []
+        for name, value in var_binds:
+            tag, decoded = _pysnmp_tag(value)
+            out.append((tuple(name), tag, decoded))
+        return int(status), int(index), out
+
+
+def new_pysnmp_engine() -> Any:
+    """A pysnmp SnmpEngine (use one per event loop; close it with `close_pysnmp_engine`)."""
+    from pysnmp.hlapi.v3arch import asyncio as hl
+
+    return hl.SnmpEngine()
+
+
+def close_pysnmp_engine(engine: Any) -> None:
+    engine.close_dispatcher()

@@ -1,0 +1,345 @@
+"""`SnmpCollector`: one poll of one device → `PollResult` (profiles, label cache, rates, deadline).
+
+Steps of a poll, each named in errors: `get system` (identity, uptime, change markers) →
+classification and profile choice (cached until sysObjectID/sysDescr change) → per table
+`walk labels <table>` (only when the label cache is stale) and `walk <table>`. A failed table
+is an error in the result and the poll goes on; a failed `get system` ends the poll (the
+device is unreachable or refuses us). The whole poll runs under the device's hard deadline
+(`Device.timeout`); an abandoned poll names the step it was in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chmd.collect.snmp import ber
+from chmd.collect.snmp.ber import OID, VarBind
+from chmd.collect.snmp.classify import Classification, classify
+from chmd.collect.snmp.client import (
+    FastClient,
+    PysnmpClient,
+    SnmpClient,
+    SnmpTarget,
+    close_pysnmp_engine,
+    new_pysnmp_engine,
+)
+from chmd.collect.snmp.counters import RateTracker
+from chmd.collect.snmp.profiles import Profile, Table, select_profiles
+from chmd.collect.snmp.tables import Context, index_rows, scalar_samples, table_samples, text
+from chmd.collect.snmp.transport import UdpEngine
+from chmd.errors import CollectError, ConfigError
+from chmd.inventory.schema import Device
+from chmd.model import CollectError as StepError
+from chmd.model import PollResult, Sample
+
+SYS_DESCR = (1, 3, 6, 1, 2, 1, 1, 1, 0)
+SYS_OBJECT_ID = (1, 3, 6, 1, 2, 1, 1, 2, 0)
+SYS_UPTIME = (1, 3, 6, 1, 2, 1, 1, 3, 0)
+SYS_NAME = (1, 3, 6, 1, 2, 1, 1, 5, 0)
+_FATAL_REASONS = frozenset({"timeout", "auth", "protocol"})
+
+
+@dataclass
+class _Labels:
+    values: dict[str, dict[tuple[int, ...], str]]
+    fetched_at: float
+    marker: object = None
+    indexes: set[tuple[int, ...]] = field(default_factory=set)  # data rows when fetched
+
+
+@dataclass
+class DeviceState:
+    """What the collector remembers about one device between polls."""
+
+    tracker: RateTracker = field(default_factory=RateTracker)
+    identity: tuple[object, object] | None = None
+    classification: Classification | None = None
+    profiles: list[Profile] = field(default_factory=list)
+    labels: dict[str, _Labels] = field(default_factory=dict)
+    lookups: dict[OID, _Labels] = field(default_factory=dict)
+    last_run: dict[str, float] = field(default_factory=dict)
+    fallbacks: dict[str, bool] = field(default_factory=dict)  # table → walk 32-bit columns too
+    client: SnmpClient | None = None
+    target: SnmpTarget | None = None
+
+
+class SnmpCollector:
+    """Polls devices over SNMP with the given profiles. One instance per process/event loop.
+
+    `poll` runs at most once at a time per device (the scheduler guarantees it) and returns
+    a PollResult for every outcome; `forget(name)` drops a removed device's state; `aclose`
+    runs once after the last poll.
+    """
+
+    name = "snmp"
+
+    def __init__(
+        self,
+        profiles: dict[str, Profile],
+        *,
+        label_ttl_s: float = 900.0,
+        max_in_flight: int = 64,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._profiles = profiles
+        self._label_ttl = label_ttl_s
+        self._udp = UdpEngine(max_in_flight=max_in_flight)
+        self._pysnmp: Any = None
+        self._states: dict[str, DeviceState] = {}
+        self._monotonic = monotonic
+        self._wall_ns = wall_ns
+        self._markers = sorted(
+            {t.labels_changed for p in profiles.values() for t in p.tables if t.labels_changed}
+        )
+
+    @property
+    def transport_stats(self) -> Any:
+        return self._udp.stats
+
+    def state(self, name: str) -> DeviceState:
+        return self._states.setdefault(name, DeviceState())
+
+    def forget(self, name: str) -> None:
+        self._states.pop(name, None)
+
+    def _client(self, device: Device, state: DeviceState) -> SnmpClient:
+        target = SnmpTarget.of(device)
+        if state.client is None or state.target != target:
+            if target.version == "3":
+                if self._pysnmp is None:
+                    self._pysnmp = new_pysnmp_engine()
+                state.client = PysnmpClient(target, self._pysnmp)
+            else:
+                state.client = FastClient(target, self._udp)
+            state.target = target
+        return state.client
+
+    async def poll(self, device: Device) -> PollResult:
+        started = self._monotonic()
+        state = self.state(device.name)
+        samples: list[Sample] = []
+        errors: list[StepError] = []
+        step = ["setup"]
+        read_before = state.client.varbinds_read if state.client else 0
+        try:
+            async with asyncio.timeout(device.timeout):
+                await self._poll(device, state, samples, errors, step)
+        except TimeoutError:
+            errors.append(
+                StepError(
+                    device.name,
+                    step[0],
+                    "deadline",
+                    f"{device.name}: poll abandoned after {device.timeout:g}s deadline in step"
+                    f" {step[0]!r}",
+                )
+            )
+        except CollectError as exc:
+            errors.append(
+                StepError(device.name, exc.step or step[0], exc.reason, f"{device.name}: {exc}")
+            )
+        read = (state.client.varbinds_read if state.client else 0) - read_before
+        return PollResult(
+            device.name,
+            "snmp",
+            tuple(samples),
+            self._monotonic() - started,
+            tuple(errors),
+            varbinds=max(0, read),
+        )
+
+    async def _poll(
+        self,
+        device: Device,
+        state: DeviceState,
+        samples: list[Sample],
+        errors: list[StepError],
+        step: list[str],
+    ) -> None:
+        client = self._client(device, state)
+        ctx = Context(device.name, device.host, device.tags, self._wall_ns(), self._monotonic())
+        step[0] = "get system"
+        try:
+            system = {
+                vb[0]: vb
+                for vb in await client.get(
+                    [SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME, SYS_NAME, *self._markers]
+                )
+            }
+        except CollectError as exc:
+            exc.step = "get system"
+            raise
+        uptime = system[SYS_UPTIME][2]
+        restarted = state.tracker.observe_uptime(
+            uptime if isinstance(uptime, int) else None, ctx.now
+        )
+        if restarted:
+            state.labels.clear()
+            state.lookups.clear()
+        self._classify(device, state, system)
+        for profile in state.profiles:
+            for scalars in profile.scalars:
+                values = (
+                    system
+                    if all(c.oid in system for c in scalars.fields)
+                    else {vb[0]: vb for vb in await client.get([c.oid for c in scalars.fields])}
+                )
+                if (sample := scalar_samples(scalars, values, ctx)) is not None:
+                    samples.append(
+                        self._with_identity(sample, state) if profile.name == "system" else sample
+                    )
+        for profile in state.profiles:
+            for table in profile.tables:
+                if (
+                    table.every_s
+                    and ctx.now - state.last_run.get(table.name, -1e18) < table.every_s
+                ):
+                    continue
+                try:
+                    samples.extend(await self._table(client, state, table, system, ctx, step))
+                    state.last_run[table.name] = ctx.now
+                except CollectError as exc:
+                    errors.append(
+                        StepError(
+                            device.name, step[0], exc.reason, f"{device.name}: {step[0]}: {exc}"
+                        )
+                    )
+                    if exc.reason in ("timeout", "auth"):
+                        return
+
+    def _classify(self, device: Device, state: DeviceState, system: dict[OID, VarBind]) -> None:
+        oid_value, descr_value = system[SYS_OBJECT_ID][2], system[SYS_DESCR][2]
+        identity = (oid_value, descr_value)
+        if state.identity == identity and state.classification is not None:
+            return
+        sys_object_id = oid_value if isinstance(oid_value, tuple) else None
+        descr = text(descr_value) if isinstance(descr_value, bytes) else ""
+        state.classification = classify(sys_object_id, descr)
+        c = state.classification
+        try:
+            state.profiles = select_profiles(
+                self._profiles, c.vendor, c.os, sys_object_id, device.profiles
+            )
+        except ConfigError as exc:
+            raise CollectError("; ".join(exc.problems), step="select profiles") from exc
+        state.identity = identity
+        state.labels.clear()
+
+    @staticmethod
+    def _with_identity(sample: Sample, state: DeviceState) -> Sample:
+        c = state.classification
+        fields = dict(sample.fields)
+        uptime = fields.get("sysUpTime")
+        if isinstance(uptime, int):
+            fields["uptime"] = uptime / 100.0
+        if c is not None:
+            fields.update(vendor=c.vendor, os=c.os, model=c.model, version=c.version)
+        return Sample(sample.measurement, sample.tags, fields, sample.time_ns)
+
+    async def _table(
+        self,
+        client: SnmpClient,
+        state: DeviceState,
+        table: Table,
+        system: dict[OID, VarBind],
+        ctx: Context,
+        step: list[str],
+    ) -> list[Sample]:
+        step[0] = f"walk {table.name}"
+        columns = table.fields + (table.fallbacks if state.fallbacks.get(table.name) else ())
+        t0 = self._monotonic()
+        walked = await client.walk([c.oid for c in columns])
+        rows = index_rows(columns, walked)
+        if table.fallbacks and not state.fallbacks.get(table.name):
+            primaries = [c for c in table.fields if c.fallback]
+            if any(c.name not in row for row in rows.values() for c in primaries):
+                state.fallbacks[table.name] = True  # some rows lack the HC column: walk 32-bit ones
+                walked.update(await client.walk([c.oid for c in table.fallbacks]))
+                rows = index_rows(table.fields + table.fallbacks, walked)
+        mid = (t0 + self._monotonic()) / 2.0
+        ctx = Context(ctx.device, ctx.agent_host, ctx.extra_tags, ctx.time_ns, mid)
+        labels = await self._labels(client, state, table, system, set(rows), ctx.now, step)
+        step[0] = f"walk {table.name}"
+        return table_samples(table, rows, labels, ctx, state.tracker)
+
+    async def _labels(
+        self,
+        client: SnmpClient,
+        state: DeviceState,
+        table: Table,
+        system: dict[OID, VarBind],
+        indexes: set[tuple[int, ...]],
+        now: float,
+        step: list[str],
+    ) -> dict[str, dict[tuple[int, ...], str]]:
+        """Tag values per tag name and index, from the cache unless stale."""
+        marker = system.get(table.labels_changed) if table.labels_changed else None
+        cached = state.labels.get(table.name)
+        column_tags = [t for t in table.tags if t.oid is not None]
+        stale = (
+            cached is None
+            or now - cached.fetched_at > self._label_ttl
+            or (marker is not None and marker != cached.marker)
+            or not indexes <= cached.indexes
+        )
+        if stale and column_tags:
+            step[0] = f"walk labels {table.name}"
+            walked = await client.walk([t.oid for t in column_tags if t.oid])
+            values: dict[str, dict[tuple[int, ...], str]] = {}
+            for tag in column_tags:
+                assert tag.oid is not None  # noqa: S101 - filtered above
+                n = len(tag.oid)
+                values[tag.name] = {
+                    oid[n:]: text(v)
+                    for oid, t, v in walked.get(tag.oid, ())
+                    if t not in ber.EXCEPTIONS
+                }
+            cached = _Labels(values, now, marker, set(indexes))
+            state.labels[table.name] = cached
+        elif cached is None or stale:
+            cached = _Labels({}, now, marker, set(indexes))
+            state.labels[table.name] = cached
+        out = dict(cached.values)
+        for tag in table.tags:
+            if tag.lookup is None:
+                continue
+            names = await self._lookup(client, state, tag.lookup, now, step)
+            source = out.get(tag.name, {}) if tag.oid is not None else None
+            resolved: dict[tuple[int, ...], str] = {}
+            for index in indexes:
+                if source is not None:
+                    key_text = source.get(index, "")
+                    key: tuple[int, ...] | None = (int(key_text),) if key_text.isdigit() else None
+                else:
+                    key = index[tag.index or 0 : (tag.index or 0) + 1]
+                if key is not None and key in names:
+                    resolved[index] = names[key]
+            out[tag.name] = resolved
+        return out
+
+    async def _lookup(
+        self, client: SnmpClient, state: DeviceState, oid: OID, now: float, step: list[str]
+    ) -> dict[tuple[int, ...], str]:
+        cached = state.lookups.get(oid)
+        if cached is None or now - cached.fetched_at > self._label_ttl:
+            step[0] = f"walk lookup {ber.format_oid(oid)}"
+            walked = await client.walk([oid])
+            n = len(oid)
+            values = {o[n:]: text(v) for o, t, v in walked[oid] if t not in ber.EXCEPTIONS}
+            cached = _Labels({"": values}, now)
+            state.lookups[oid] = cached
+        return cached.values[""]
+
+    async def aclose(self) -> None:
+        for state in self._states.values():
+            if state.client is not None:
+                await state.client.aclose()
+        self._udp.close()
+        if self._pysnmp is not None:
+            close_pysnmp_engine(self._pysnmp)
+            self._pysnmp = None

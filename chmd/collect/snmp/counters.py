@@ -1,0 +1,120 @@
+"""Per-second rates from SNMP counters: wrap-safe, reset-safe, bounded by link speed. Pure.
+
+Nothing here reads a clock: every call takes `now` (seconds, monotonic or epoch, as long as
+one device always uses the same clock). A `RateTracker` holds one device's baselines.
+
+Semantics (the contract in docs/snmp.md):
+
+* Counter32 that went down (and the device did not restart) wrapped: delta = cur + 2**32 - prev.
+* Counter64 that went down was reset (2⁶⁴ is never reached): no rate, counted as `reset`.
+* sysUpTime went backwards (not its own 2³² wrap), or is smaller than the time since the
+  last poll: the device restarted; every baseline is dropped, no rate that interval (`reset`).
+* A row's ifCounterDiscontinuityTime changed: that row's baselines are dropped (`reset`).
+* A rate above the given maximum (the interface speed) is never returned (`over_speed`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable
+
+WRAP32 = 1 << 32
+WRAP64 = 1 << 64
+TICKS_PER_S = 100.0
+
+
+def counter_delta(prev: int, cur: int, bits: int) -> int | None:
+    """The increase from `prev` to `cur`, across one wrap for 32-bit counters; None = reset."""
+    if cur >= prev:
+        return cur - prev
+    if bits == 32:
+        return cur + WRAP32 - prev
+    return None
+
+
+def restarted(prev_ticks: int, prev_at: float, ticks: int, now: float) -> bool:
+    """Did the agent restart between two sysUpTime readings taken at `prev_at` and `now`?"""
+    elapsed_ticks = max(0.0, (now - prev_at) * TICKS_PER_S)
+    if ticks < prev_ticks:
+        wrapped = prev_ticks + elapsed_ticks - WRAP32  # where a 497-day wrap would put it
+        return abs(ticks - wrapped) > max(1000.0, 0.1 * elapsed_ticks)
+    return ticks + 1000 < elapsed_ticks * 0.9  # up for less time than since the last poll
+
+
+class RateTracker:
+    """Baselines of one device's counters; `stats` counts why rates were withheld."""
+
+    def __init__(self) -> None:
+        self._last: dict[Hashable, tuple[int, float]] = {}
+        self._uptime: tuple[int, float] | None = None
+        self._discontinuity: dict[Hashable, int] = {}
+        self.stats: Counter[str] = Counter()
+
+    def observe_uptime(self, ticks: int | None, now: float) -> bool:
+        """Feed sysUpTime at the start of a poll. True (and all baselines dropped) on restart."""
+        if ticks is None:
+            return False
+        previous, self._uptime = self._uptime, (ticks, now)
+        if previous is not None and restarted(previous[0], previous[1], ticks, now):
+            self._last.clear()
+            self._discontinuity.clear()
+            self.stats["restart"] += 1
+            return True
+        return False
+
+    def observe_discontinuity(self, row: Hashable, value: int | None) -> bool:
+        """Feed a row's ifCounterDiscontinuityTime; True (row baselines dropped) if it changed."""
+        if value is None:
+            return False
+        previous = self._discontinuity.get(row)
+        self._discontinuity[row] = value
+        if previous is not None and previous != value:
+            for key in [k for k in self._last if isinstance(k, tuple) and k[:1] == (row,)]:
+                del self._last[key]
+            self.stats["discontinuity"] += 1
+            return True
+        return False
+
+    def rate(
+        self,
+        key: Hashable,
+        value: int,
+        bits: int,
+        now: float,
+        max_per_s: float | None = None,
+    ) -> float | None:
+        """Per-second increase since the last reading of `key`, or None (counted why).
+
+        Use keys `(row, field)` so `observe_discontinuity(row, …)` can drop a row.
+        """
+        previous = self._last.get(key)
+        self._last[key] = (value, now)
+        if previous is None:
+            return None
+        prev_value, prev_at = previous
+        elapsed = now - prev_at
+        if elapsed <= 0:
+            return None
+        delta = counter_delta(prev_value, value, bits)
+        if delta is None:
+            self.stats["reset"] += 1
+            return None
+        if value < prev_value:
+            self.stats["wrap"] += 1
+        per_s = delta / elapsed
+        if max_per_s is not None and max_per_s > 0 and per_s > max_per_s:
+            self.stats["over_speed"] += 1
+            return None
+        return per_s
+
+    def forget(self, keep: set[Hashable]) -> None:
+        """Drop baselines whose row is not in `keep` (interfaces that disappeared)."""
+        for key in [k for k in self._last if isinstance(k, tuple) and k[0] not in keep]:
+            del self._last[key]
+
+
+def utilisation_percent(octets_per_s: float | None, speed_bps: float | None) -> float | None:
+    """Octets/s as a percentage of the link speed in bits/s (None if either is unknown)."""
+    if octets_per_s is None or not speed_bps:
+        return None
+    return octets_per_s * 8.0 * 100.0 / speed_bps

@@ -1,0 +1,152 @@
+"""The v1/v2c fast path's UDP transport: one asyncio datagram socket, request-id matching.
+
+One `UdpEngine` serves every v1/v2c device of a process (per address family). It bounds
+the requests in flight on its socket (default 64: more overflows the kernel's receive
+buffer on a busy host), retries on timeout with the same request-id (a late answer to the
+first try still counts), and accepts an answer only from the address the request went to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import random
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+from chmd.collect.snmp import ber
+from chmd.errors import CollectTimeout, ParseError, ProtocolError
+
+Address = tuple[str, int]
+
+
+@dataclass(slots=True)
+class _Pending:
+    future: asyncio.Future[ber.Response]
+    address: Address
+    strangers: list[Address] = field(default_factory=list)  # answers from other addresses
+
+
+@dataclass(slots=True)
+class TransportStats:
+    """Counters since start (the collector turns them into metrics)."""
+
+    sent: int = 0
+    received: int = 0
+    retries: int = 0
+    timeouts: int = 0
+    malformed: int = 0
+    unmatched: int = 0
+    wrong_source: int = 0
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    def __init__(self, engine: UdpEngine) -> None:
+        self._engine = engine
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, ...]) -> None:
+        self._engine._received(data, (str(addr[0]), int(addr[1])))
+
+    def error_received(self, exc: Exception) -> None:  # ICMP port unreachable etc.: let it time out
+        return
+
+
+class UdpEngine:
+    """One socket; `request()` sends a message and awaits the matching Response."""
+
+    def __init__(self, *, max_in_flight: int = 64, rcvbuf_bytes: int = 4 << 20) -> None:
+        self._max_in_flight = max_in_flight
+        self._rcvbuf = rcvbuf_bytes
+        self._pending: dict[int, _Pending] = {}
+        self._transports: dict[int, asyncio.DatagramTransport] = {}
+        self._slots: asyncio.Semaphore | None = None
+        self._ids = itertools.count(random.randrange(1, 1 << 30))  # noqa: S311 - not crypto
+        self.stats = TransportStats()
+
+    def next_request_id(self) -> int:
+        return next(self._ids) & 0x7FFFFFFF
+
+    async def _transport(self, family: int) -> asyncio.DatagramTransport:
+        transport = self._transports.get(family)
+        if transport is None or transport.is_closing():
+            loop = asyncio.get_running_loop()
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):  # capped by the kernel; the default still works
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self._rcvbuf)
+            sock.bind(("::", 0) if family == socket.AF_INET6 else ("0.0.0.0", 0))  # noqa: S104 - client socket
+            transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), sock=sock)
+            self._transports[family] = transport
+        return transport
+
+    def _received(self, data: bytes, addr: Address) -> None:
+        self.stats.received += 1
+        request_id = ber.peek_request_id(data)
+        pending = self._pending.get(request_id) if request_id is not None else None
+        if pending is None:
+            self.stats.unmatched += 1
+            return
+        if addr != pending.address:
+            self.stats.wrong_source += 1
+            pending.strangers.append(addr)
+            return
+        if pending.future.done():
+            return
+        try:
+            pending.future.set_result(ber.decode_response(data))
+        except ber.BerError as exc:
+            self.stats.malformed += 1
+            pending.future.set_exception(ParseError(f"malformed response: {exc}"))
+
+    async def request(
+        self,
+        address: Address,
+        family: int,
+        message: bytes,
+        request_id: int,
+        *,
+        timeout_s: float,
+        retries: int,
+    ) -> ber.Response:
+        """Send `message` (whose request-id is `request_id`) and return the decoded answer.
+
+        Raises CollectTimeout after `retries + 1` unanswered tries (naming any other
+        address that answered instead), ParseError on a malformed answer.
+        """
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._max_in_flight)
+        async with self._slots:
+            transport = await self._transport(family)
+            future: asyncio.Future[ber.Response] = asyncio.get_running_loop().create_future()
+            pending = _Pending(future, address)
+            self._pending[request_id] = pending
+            try:
+                for attempt in range(retries + 1):
+                    if attempt:
+                        self.stats.retries += 1
+                    transport.sendto(message, address)
+                    self.stats.sent += 1
+                    try:
+                        return await asyncio.wait_for(asyncio.shield(future), timeout_s)
+                    except TimeoutError:
+                        continue
+            finally:
+                del self._pending[request_id]
+                if not future.done():
+                    future.cancel()
+            self.stats.timeouts += 1
+            if pending.strangers:
+                raise ProtocolError(
+                    f"answer came from {pending.strangers[0][0]}:{pending.strangers[0][1]},"
+                    f" not from {address[0]}:{address[1]}"
+                )
+            raise CollectTimeout(
+                f"no response from {address[0]}:{address[1]} after {retries + 1} tries"
+            )
+
+    def close(self) -> None:
+        for transport in self._transports.values():
+            transport.close()
+        self._transports.clear()
