@@ -12,6 +12,7 @@ import pytest
 from harness import InfluxDB
 from harness.sinks import HttpSink, SmtpSink
 from harness.snmp import Snmpd, SnmpSim
+from harness.sshd import Sshd
 from harness.victoriametrics import VictoriaMetrics
 
 
@@ -91,3 +92,12 @@ def http_sink() -> Iterator[HttpSink]:
     sink = HttpSink().start()
     yield sink
     sink.stop()
+
+
+@pytest.fixture(scope="session")
+def sshd() -> Iterator[Sshd]:
+    """OpenSSH as a fake Cisco IOS device: `.port`, `.user`, `.password`, `.client_key`,
+    `.known_hosts`; `.outputs` maps each command to the recording it answers with."""
+    server = Sshd().start()
+    yield server
+    server.close()

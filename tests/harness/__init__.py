@@ -9,6 +9,7 @@ from .influxdb import InfluxDB
 from .proc import FIXTURES, LOOPBACK, REPO, SERVERS, HarnessError, free_port, wait_until
 from .sinks import HttpSink, ReceivedRequest, SmtpSink
 from .snmp import LIVE_RATES, Snmpd, SnmpSim, start_snmpsim, write_data_dir
+from .sshd import Sshd
 from .victoriametrics import VictoriaMetrics
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "SmtpSink",
     "SnmpSim",
     "Snmpd",
+    "Sshd",
     "VictoriaMetrics",
     "free_port",
     "start_snmpsim",
