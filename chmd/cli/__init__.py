@@ -53,7 +53,15 @@ def main() -> None:
 
 
 # Each verb module registers itself on `main` when imported; keep this list explicit.
-COMMAND_MODULES: tuple[str, ...] = ("run", "check", "schema", "version", "reload")
+COMMAND_MODULES: tuple[str, ...] = (
+    "run",
+    "check",
+    "schema",
+    "version",
+    "reload",
+    "rules",
+    "alerts",
+)
 
 
 def _register() -> None:

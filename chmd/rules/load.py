@@ -83,7 +83,7 @@ def load_rule_files(
         try:
             loaded.append((doc, RuleFileModel.model_validate(data)))
         except ValidationError as exc:
-            problems.extend(_pydantic_problems(doc, exc))
+            problems.extend(pydantic_problems(doc, exc))
     rules = _compile_all(loaded, default_interval_s, problems)
     if problems:
         raise ConfigError([str(p) for p in problems])
@@ -264,7 +264,7 @@ def _order(rules: list[CompiledRule]) -> list[CompiledRule]:
     return out
 
 
-def _pydantic_problems(doc: YamlDoc, exc: ValidationError) -> list[Problem]:
+def pydantic_problems(doc: YamlDoc, exc: ValidationError) -> list[Problem]:
     problems: list[Problem] = []
     for error in exc.errors(include_url=False):
         path = _data_path(doc.data, error["loc"])
