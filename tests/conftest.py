@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from harness import InfluxDB
+from harness.prometheus import Prometheus
 from harness.sinks import HttpSink, SmtpSink
 from harness.snmp import Snmpd, SnmpSim
 from harness.sshd import Sshd
@@ -101,3 +102,19 @@ def sshd() -> Iterator[Sshd]:
     server = Sshd().start()
     yield server
     server.close()
+
+
+@pytest.fixture
+def prometheus_factory() -> Iterator[Callable[..., Prometheus]]:
+    """`prometheus_factory(["127.0.0.1:PORT"])` starts Prometheus scraping those targets every
+    1 s as job `chmd`: `.url`, `.query(expr)`, `.wait_up()`; stopped after the test."""
+    started: list[Prometheus] = []
+
+    def make(targets: list[str], metrics_path: str = "/metrics") -> Prometheus:
+        server = Prometheus(targets, metrics_path)
+        started.append(server)
+        return server.start()
+
+    yield make
+    for server in started:
+        server.close()

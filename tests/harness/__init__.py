@@ -7,6 +7,7 @@ and close().
 
 from .influxdb import InfluxDB
 from .proc import FIXTURES, LOOPBACK, REPO, SERVERS, HarnessError, free_port, wait_until
+from .prometheus import Prometheus
 from .sinks import HttpSink, ReceivedRequest, SmtpSink
 from .snmp import LIVE_RATES, Snmpd, SnmpSim, start_snmpsim, write_data_dir
 from .sshd import Sshd
@@ -21,6 +22,7 @@ __all__ = [
     "HarnessError",
     "HttpSink",
     "InfluxDB",
+    "Prometheus",
     "ReceivedRequest",
     "SmtpSink",
     "SnmpSim",

@@ -183,3 +183,15 @@ def _stop_leftovers() -> None:
         left = list(_RUNNING)
     for proc in left:
         proc.stop(timeout_s=3.0)
+
+
+def run_checked(argv: Sequence[str], stdin: str | None = None, timeout_s: float = 60.0) -> str:
+    """Run a short helper command; its stdout, or HarnessError with its output."""
+    done = subprocess.run(
+        list(argv), input=stdin, text=True, capture_output=True, timeout=timeout_s, check=False
+    )
+    if done.returncode != 0:
+        raise HarnessError(
+            f"{' '.join(argv)} failed (rc={done.returncode}): {done.stderr}{done.stdout}"
+        )
+    return done.stdout

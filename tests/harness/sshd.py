@@ -26,6 +26,7 @@ from .proc import (
     free_port,
     make_tempdir,
     require_binary,
+    run_checked,
 )
 
 CLI_FIXTURES = FIXTURES / "cli"
@@ -113,7 +114,7 @@ def _user_lock() -> Iterator[None]:
 
 
 def _run(*argv: str, stdin: str | None = None) -> None:
-    subprocess.run(argv, input=stdin, text=True, check=True, capture_output=True, timeout=60)
+    run_checked(argv, stdin=stdin)
 
 
 def ensure_user() -> None:
@@ -122,18 +123,15 @@ def ensure_user() -> None:
         raise HarnessError("the sshd fixture needs root (it runs sshd and creates user netops)")
     with _user_lock():
         USER_HOME.mkdir(mode=0o755, exist_ok=True)
-        try:
-            existing = subprocess.run(
-                ["getent", "passwd", USER], capture_output=True, text=True, check=False
-            ).stdout
-            if not existing:
-                _run("useradd", "-M", "-d", str(USER_HOME), "-s", "/bin/sh", USER)
-            elif existing.strip().split(":")[5] != str(USER_HOME):
-                _run("usermod", "-d", str(USER_HOME), USER)
-            shutil.chown(USER_HOME, USER, USER)
-            _run("chpasswd", stdin=f"{USER}:{PASSWORD}\n")
-        except subprocess.CalledProcessError as exc:
-            raise HarnessError(f"{exc.cmd}: {exc.stderr}") from exc
+        existing = subprocess.run(
+            ["getent", "passwd", USER], capture_output=True, text=True, check=False
+        ).stdout
+        if not existing:
+            _run("useradd", "-M", "-d", str(USER_HOME), "-s", "/bin/sh", USER)
+        elif existing.strip().split(":")[5] != str(USER_HOME):
+            _run("usermod", "-d", str(USER_HOME), USER)
+        shutil.chown(USER_HOME, USER, USER)
+        _run("chpasswd", stdin=f"{USER}:{PASSWORD}\n")
 
 
 def ssh_banner(host: str, port: int) -> bool:
