@@ -152,7 +152,7 @@ async def test_no_second_message_while_nothing_changes(tmp_path: Path) -> None:
 
 
 async def test_repeat_after_repeat_interval(tmp_path: Path) -> None:
-    """A still-firing group is re-sent, marked as a reminder, once repeat_interval (1h) has passed."""
+    """A still-firing group is re-sent as a reminder once repeat_interval (1h) has passed."""
     p, sender = make(tmp_path)
     a = alert()
     for t in range(0, 3600 + 30 + 301, 60):
@@ -201,7 +201,7 @@ async def test_alert_resolved_before_group_wait_is_never_sent(tmp_path: Path) ->
 
 
 async def test_silence_mutes_then_alert_is_sent_when_it_ends(tmp_path: Path) -> None:
-    """During a silence nothing is sent; an alert still firing when it ends is sent at the next flush."""
+    """Nothing is sent during a silence; an alert still firing when it ends is sent then."""
     p, sender = make(tmp_path)
     SilenceStore(tmp_path).add(new_silence(["device=sw1"], at(0), at(600), "maintenance", "test"))
     a = alert(since=60)
@@ -230,7 +230,7 @@ async def test_alert_resolved_inside_maintenance_window_is_never_sent(tmp_path: 
 
 
 async def test_device_unreachable_inhibits_port_alerts(tmp_path: Path) -> None:
-    """With the shipped inhibition, only the device_unreachable alert is sent while the device is down."""
+    """Shipped inhibition: while a device is unreachable only that alert is sent for it."""
     p, sender = make(tmp_path)
     down = alert(rule="device_unreachable", if_name=None, severity=Severity.CRITICAL)
     ports = [alert(if_name=f"Gi1/0/{i}") for i in (1, 2)]
@@ -279,7 +279,7 @@ async def test_ack_stops_escalation_and_repeats(tmp_path: Path) -> None:
 
 
 async def test_ack_is_void_when_severity_rises(tmp_path: Path) -> None:
-    """An ack of a major alert no longer holds once the same alert is critical: escalation resumes."""
+    """An ack of a major alert is void once the alert is critical: escalation resumes."""
     p, sender = make(tmp_path, settings(escalation=[{"after": "15m", "receivers": ["oncall"]}]))
     a = alert()
     await tick(p, [a], 0)
@@ -329,7 +329,7 @@ async def test_restart_announces_recovery_that_happened_while_down(tmp_path: Pat
 
 
 async def test_failed_delivery_is_retried_at_next_flush(tmp_path: Path) -> None:
-    """A delivery that finally failed is not recorded: the next group_interval flush sends it again."""
+    """A finally failed delivery is not recorded: the next flush sends it again."""
     p, sender = make(tmp_path)
     sender.outcome = Outcome.FAILED
     a = alert()
@@ -343,7 +343,7 @@ async def test_failed_delivery_is_retried_at_next_flush(tmp_path: Path) -> None:
 
 
 async def test_in_flight_delivery_is_not_duplicated(tmp_path: Path) -> None:
-    """While a message is still being delivered, the next flush does not send the same change again."""
+    """While a message is in flight, the next flush does not send the same change again."""
     p, sender = make(tmp_path)
     sender.defer = True
     a = alert()

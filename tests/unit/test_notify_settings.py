@@ -1,0 +1,75 @@
+"""The `notify:` settings: receivers are secrets, references are checked at load."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from chmd.notify.settings import DEFAULT_INHIBIT_RULES, NotifySettings
+
+SECRET_URL = "json://127.0.0.1:9/hook?+X-Token=s3cr3t-t0ken"
+
+
+def load(data: dict[str, Any]) -> NotifySettings:
+    return NotifySettings.model_validate(data)
+
+
+def test_empty_section_is_valid_and_ships_device_inhibition() -> None:
+    """No `notify:` keys: no routes, and the device-unreachable inhibition rule by default."""
+    cfg = load({})
+    assert cfg.route is None
+    assert cfg.inhibit_rules == DEFAULT_INHIBIT_RULES
+    assert cfg.inhibit_rules[0].source == ["rule=device_unreachable"]
+    assert cfg.inhibit_rules[0].equal == ["device"]
+
+
+def test_receiver_urls_never_appear_in_dumps_or_reprs() -> None:
+    """An Apprise URL (with its token) prints as <secret> in repr, str and model_dump."""
+    cfg = load({"receivers": {"ops": {"urls": [SECRET_URL]}}, "route": {"receiver": "ops"}})
+    for text in (repr(cfg), str(cfg), str(cfg.model_dump()), cfg.model_dump_json()):
+        assert "s3cr3t" not in text
+    assert cfg.receivers["ops"].urls[0].reveal() == SECRET_URL
+
+
+def test_unrecognised_apprise_url_is_refused_without_showing_it() -> None:
+    """A URL Apprise cannot parse is a load error whose message names the scheme, not the URL."""
+    with pytest.raises(ValidationError) as info:
+        load({"receivers": {"ops": {"urls": ["nosuchscheme://user:s3cr3t@host"]}}})
+    [error] = info.value.errors()
+    assert error["msg"] == (
+        "Value error, urls[0]: Apprise does not recognise this URL (scheme 'nosuchscheme')"
+    )
+    assert error["loc"] == ("receivers", "ops", "urls")
+
+
+def test_receiver_needs_a_target() -> None:
+    """A receiver with neither urls nor config is refused with the fix."""
+    with pytest.raises(ValidationError, match="a receiver needs `urls:`"):
+        load({"receivers": {"ops": {}}})
+
+
+def test_unknown_keys_are_refused() -> None:
+    """A typo in a route key is an error (extra keys forbidden)."""
+    with pytest.raises(ValidationError, match="repeat_intervall"):
+        load(
+            {
+                "receivers": {"ops": {"urls": [SECRET_URL]}},
+                "route": {"receiver": "ops", "repeat_intervall": "1h"},
+            }
+        )
+
+
+def test_escalation_receivers_must_exist() -> None:
+    """An escalation step naming an unknown receiver is refused at load."""
+    with pytest.raises(ValidationError, match="unknown receiver 'boss'"):
+        load(
+            {
+                "receivers": {"ops": {"urls": [SECRET_URL]}},
+                "route": {
+                    "receiver": "ops",
+                    "escalation": [{"after": "15m", "receivers": ["boss"]}],
+                },
+            }
+        )
