@@ -63,7 +63,7 @@ def check_ios_version(rows: list[Row], samples: list[Sample]) -> None:
             "model": row["hardware"][0],
             "serial": row["serial"][0],
             "hostname": row["hostname"],
-            "uptime_s": _ios_uptime(row),
+            "uptime": _ios_uptime(row),
         },
     )
 
@@ -76,7 +76,7 @@ def check_nxos_version(rows: list[Row], samples: list[Sample]) -> None:
             "version": row["os"],
             "model": row["platform"],
             "serial": row["serial"],
-            "uptime_s": _nxos_uptime(row),
+            "uptime": _nxos_uptime(row),
         },
     )
 
@@ -86,7 +86,7 @@ def check_cpu(five_min: str, one_min: str) -> Callable[[list[Row], list[Sample]]
         (sample,) = samples
         assert sample.measurement == "cpu"
         _fields_agree(
-            sample, {"usage": float(rows[0][five_min]), "usage_1m": float(rows[0][one_min])}
+            sample, {"usage": float(rows[0][five_min]), "usage_1min": float(rows[0][one_min])}
         )
 
     return check
@@ -169,7 +169,7 @@ def check_ios_temperature(rows: list[Row], samples: list[Sample]) -> None:
                     "value": float(row[f"{where}_temperature_value"]),
                     "threshold_warning": float(row[f"{where}_yellow_threshold"]),
                     "threshold_critical": float(row[f"{where}_red_threshold"]),
-                    "status": 1 if row[f"{where}_temperature_state"] == "GREEN" else None,
+                    "status": "normal" if row[f"{where}_temperature_state"] == "GREEN" else None,
                 },
             )
 
@@ -181,11 +181,11 @@ def check_ios_power(rows: list[Row], samples: list[Sample]) -> None:
         capacity = float(row["watts"]) if row["watts"] else None
         _fields_agree(sample, {"capacity_watts": capacity})
         if row["status"] == "OK":
-            assert sample.fields["status"] == 1
+            assert sample.fields["status"] == "normal"
         if row["pid"] == "Not Present":
-            assert sample.fields["status"] == 5  # CiscoEnvMonState notPresent
+            assert sample.fields["status"] == "notPresent"
         if row["status"] == "No Input Power":
-            assert sample.fields["status"] == 6  # notFunctioning
+            assert sample.fields["status"] == "notFunctioning"
 
 
 def check_nxos_environment(rows: list[Row], samples: list[Sample]) -> None:

@@ -33,16 +33,10 @@ _BANDWIDTH_TO_KBIT = {"bit": 0.001, "kbit": 1.0, "mbit": 1000.0, "gbit": 1_000_0
 # IF-MIB ifOperStatus / ifAdminStatus values.
 IF_UP, IF_DOWN, IF_TESTING, IF_DORMANT, IF_NOT_PRESENT, IF_LOWER_LAYER_DOWN = 1, 2, 3, 5, 6, 7
 
-# CISCO-ENVMON-MIB CiscoEnvMonState, the SNMP view of the same sensors.
-ENV_NORMAL, ENV_WARNING, ENV_CRITICAL, ENV_SHUTDOWN, ENV_NOT_PRESENT, ENV_NOT_FUNCTIONING = (
-    1,
-    2,
-    3,
-    4,
-    5,
-    6,
-)
-_ENV_STATES: tuple[tuple[re.Pattern[str], int], ...] = (
+# CISCO-ENVMON-MIB CiscoEnvMonState names: the SNMP profiles write sensor `status` as these.
+ENV_NORMAL, ENV_WARNING, ENV_CRITICAL = "normal", "warning", "critical"
+ENV_SHUTDOWN, ENV_NOT_PRESENT, ENV_NOT_FUNCTIONING = "shutdown", "notPresent", "notFunctioning"
+_ENV_STATES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"not\s*present|absent|missing", re.I), ENV_NOT_PRESENT),
     (re.compile(r"shut", re.I), ENV_SHUTDOWN),
     (re.compile(r"^(ok|good|green|normal|on|powered.?on)$", re.I), ENV_NORMAL),
@@ -177,7 +171,7 @@ def nxos_admin_status(values: Sequence[RawValue]) -> FieldValue | None:
 
 
 def env_state(values: Sequence[RawValue]) -> FieldValue | None:
-    """Device status words → CISCO-ENVMON-MIB CiscoEnvMonState (1 normal … 6 notFunctioning)."""
+    """Device status words → CiscoEnvMonState name (`normal` … `notFunctioning`), as SNMP writes."""
     text = next((t for t in (_text(v) for v in values) if t), "")
     if not text:
         return None
