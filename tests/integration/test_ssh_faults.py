@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 from chmd.collect.ssh.client import record_host_key
 from chmd.collect.ssh.collector import SshCollector
 from chmd.collect.ssh.metrics import SshMetrics
-from chmd.collect.ssh.settings import SshSettings
+from chmd.collect.ssh.settings import SshCollectorSettings
 from chmd.inventory.schema import Device
 from chmd.model import PollResult
 
@@ -177,7 +177,9 @@ def device(fake: FakeCisco, known_hosts: Path | None, **ssh: Any) -> Device:
 @pytest.fixture
 async def collector(tmp_path: Path) -> AsyncIterator[SshCollector]:
     registry = CollectorRegistry()
-    coll = SshCollector(SshSettings(), state_dir=tmp_path / "state", metrics=SshMetrics(registry))
+    coll = SshCollector(
+        SshCollectorSettings(), state_dir=tmp_path / "state", metrics=SshMetrics(registry)
+    )
     coll.registry = registry  # type: ignore[attr-defined]  # for the metric assertions
     yield coll
     await coll.aclose()
@@ -392,7 +394,9 @@ async def test_interactive_session_disables_paging_first(
         "commands:\n  - command: show version\n    samples:\n"
         "      - measurement: system\n        fields: {version: version}\n"
     )
-    coll = SshCollector(SshSettings(command_sets={"cisco_ios": str(own)}), state_dir=tmp_path)
+    coll = SshCollector(
+        SshCollectorSettings(command_sets={"cisco_ios": str(own)}), state_dir=tmp_path
+    )
     try:
         result = await coll.poll(device(fake, known_hosts))
     finally:
@@ -400,3 +404,25 @@ async def test_interactive_session_disables_paging_first(
     assert result.errors == ()
     assert fake.received[:2] == ["terminal length 0", "show version"]
     assert [s.fields for s in result.samples] == [{"version": "12.2(54)SG1"}]
+
+
+async def test_poll_deadline_bounds_the_whole_poll(
+    fake: FakeCisco, known_hosts: Path, collector: SshCollector
+) -> None:
+    """The device's `timeout` (1s) bounds the poll: a hang is cut there, not at the
+    command's own 30s deadline."""
+    fake.faults["show processes cpu"] = "hang"
+    dev = device(fake, known_hosts, command_timeout="30s").model_copy(update={"timeout": 1.0})
+    result = await collector.poll(dev)
+    assert reasons(result) == {"show processes cpu": "timeout"}
+
+
+async def test_forget_closes_the_connection(
+    fake: FakeCisco, known_hosts: Path, collector: SshCollector
+) -> None:
+    """After `forget`, the next poll of the name opens a new connection."""
+    dev = device(fake, known_hosts)
+    await collector.poll(dev)
+    collector.forget("r1")
+    await collector.poll(dev)
+    assert fake.connections == 2

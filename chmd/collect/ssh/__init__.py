@@ -1,5 +1,29 @@
 """SSH/CLI collection: asyncssh sessions to Cisco IOS/IOS-XE/NX-OS, `show` output → samples."""
 
-from chmd.collect.ssh.collector import SshCollector
+from __future__ import annotations
 
-__all__ = ["SshCollector"]
+from pathlib import Path
+from typing import Any
+
+from chmd.collect.ssh.collector import SshCollector
+from chmd.collect.ssh.settings import SshCollectorSettings
+
+
+def ssh_collector(config: Any) -> SshCollector:
+    """The `COLLECTORS["ssh"]` factory, from the loaded config (None: an ad-hoc `chmd poll`).
+
+    Reads `ssh.known_hosts`, `ssh.max_sessions` and `state_dir` (TOFU keys go to
+    `<state_dir>/ssh_known_hosts.tofu`); any key of SshCollectorSettings that the `ssh:`
+    section has is taken too.
+    """
+    if config is None:
+        return SshCollector(SshCollectorSettings(), state_dir=Path("/var/lib/chmd"))
+    section = config.config.ssh
+    known = set(SshCollectorSettings.model_fields)
+    values = {k: v for k, v in section.model_dump().items() if k in known}
+    return SshCollector(
+        SshCollectorSettings.model_validate(values), state_dir=Path(config.config.state_dir)
+    )
+
+
+__all__ = ["SshCollector", "SshCollectorSettings", "ssh_collector"]

@@ -28,7 +28,7 @@ from chmd.inventory.schema import Device, SshAccess
 
 @dataclass(frozen=True, slots=True)
 class ClientOptions:
-    """Fleet-wide settings of the SSH client (from SshSettings)."""
+    """Fleet-wide settings of the SSH client (from SshCollectorSettings)."""
 
     known_hosts: Path  # default for devices without `ssh.known_hosts`
     tofu_known_hosts: Path  # where trust-on-first-use records keys

@@ -27,7 +27,7 @@ from chmd.collect.ssh.errors import Disconnected
 from chmd.collect.ssh.metrics import SshMetrics
 from chmd.collect.ssh.parsers.parse import parse_records
 from chmd.collect.ssh.parsers.samples import base_tags, to_samples
-from chmd.collect.ssh.settings import SshSettings
+from chmd.collect.ssh.settings import SshCollectorSettings
 from chmd.errors import AuthError, CollectError, CollectTimeout
 from chmd.inventory.schema import Device
 from chmd.model import CollectError as CollectFailure
@@ -55,14 +55,14 @@ class SshCollector:
 
     def __init__(
         self,
-        settings: SshSettings | None = None,
+        settings: SshCollectorSettings | None = None,
         *,
         state_dir: Path,
         metrics: SshMetrics | None = None,
         clock_ns: Callable[[], int] = time.time_ns,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._settings = settings or SshSettings()
+        self._settings = settings or SshCollectorSettings()
         tofu = self._settings.tofu_known_hosts or str(state_dir / "ssh_known_hosts.tofu")
         self._options = ClientOptions(
             known_hosts=Path(self._settings.known_hosts),
@@ -116,6 +116,7 @@ class SshCollector:
             return [], [failure], 0
         cmdset = self.command_set(device.ssh.platform)
         now = self._monotonic()
+        deadline = now + device.timeout
         due = [
             c
             for c in cmdset.commands
@@ -136,8 +137,16 @@ class SshCollector:
         lines = 0
         tags = base_tags(device.name, device.host, device.tags)
         for command in due:
+            remaining = deadline - self._monotonic()
+            if remaining <= 0:
+                message = (
+                    f"{device.name}: poll deadline ({device.timeout:g}s) reached "
+                    f"before {command.command!r}"
+                )
+                errors.append(CollectFailure(device.name, command.command, "timeout", message))
+                break
             try:
-                text = await self._run(session, command, device.ssh.command_timeout)
+                text = await self._run(session, command, min(device.ssh.command_timeout, remaining))
                 lines += text.count("\n")
                 samples.extend(self._samples(device.name, command, text, tags))
                 self._last_run[(device.name, command.command)] = now
@@ -201,6 +210,14 @@ class SshCollector:
         session = self._sessions.pop(name, None)
         if session is not None:
             session.close()
+
+    def forget(self, name: str) -> None:
+        """Drop everything held for a device removed from the inventory (its connection too)."""
+        self._drop_session(name)
+        self._locks.pop(name, None)
+        for store in (self._last_run, self._log_seen):
+            for key in [k for k in store if k[0] == name]:
+                del store[key]
 
     async def aclose(self) -> None:
         """Close every connection (once, after the last poll)."""
