@@ -72,3 +72,8 @@ def targets_for(name: str, receiver: Receiver) -> list[AppriseTarget]:
     if receiver.config:
         targets.append(AppriseTarget(f"{name}.config", config_path=receiver.config))
     return targets
+
+
+def recognises(url: str) -> bool:
+    """True when Apprise can build a notifier from `url` (no I/O; for load-time checks)."""
+    return apprise.Apprise.instantiate(url) is not None

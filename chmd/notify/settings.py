@@ -40,10 +40,10 @@ class Receiver(StrictModel):
     @field_validator("urls")
     @classmethod
     def _apprise_urls(cls, urls: list[Secret]) -> list[Secret]:
-        from chmd.notify.apprise_client import apprise  # heavy: only with receivers
+        from chmd.notify.apprise_client import recognises  # heavy: only with receivers
 
         for i, url in enumerate(urls):
-            if apprise.Apprise.instantiate(url.reveal()) is None:
+            if not recognises(url.reveal()):
                 text = url.reveal()
                 scheme = text.partition("://")[0] if "://" in text else "?"
                 raise ValueError(
