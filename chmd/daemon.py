@@ -95,7 +95,9 @@ class Daemon:
         self._stages: list[Stage] = list(stages)
         self._reload_wanted = asyncio.Event()
         self.ready = asyncio.Event()  # set once the first config is applied
-        self.reloads = 0  # successful reloads, for tests and metrics
+        self.reload_attempts = 0  # reloads tried, for tests and metrics
+        self.last_reload_ok: bool | None = None  # None until the first reload
+        self._reload_finished_cond = asyncio.Condition()
 
     @property
     def config(self) -> LoadedConfig | None:
@@ -160,7 +162,11 @@ class Daemon:
         while True:
             await self._reload_wanted.wait()
             self._reload_wanted.clear()  # requests from now on mean one more reload
-            await self._reload()
+            try:
+                await self._reload()
+            except Exception:  # a reload bug must not end reloading; the old config stays
+                logger.exception("reload_crashed", kept="previous configuration")
+                await self._reload_finished(ok=False)
 
     async def _reload(self) -> None:
         logger.info("reload_started", config=str(self.config_path))
@@ -178,11 +184,11 @@ class Daemon:
                 problems=problems,
                 kept="previous configuration",
             )
+            await self._reload_finished(ok=False)
             return
         previous = self._config
         diff = diff_devices(previous.devices if previous else (), config.devices)
         await self.apply(config)
-        self.reloads += 1
         for warning in config.warnings:
             logger.warning("config_warning", problem=warning)
         logger.info(
@@ -193,6 +199,18 @@ class Daemon:
             changed=len(diff.changed),
             rule_files=len(config.rule_files),
         )
+        await self._reload_finished(ok=True)
+
+    async def _reload_finished(self, ok: bool) -> None:
+        self.reload_attempts += 1
+        self.last_reload_ok = ok
+        async with self._reload_finished_cond:
+            self._reload_finished_cond.notify_all()
+
+    async def wait_reloads(self, count: int) -> None:
+        """Return once `count` reloads have been attempted (successful or not)."""
+        async with self._reload_finished_cond:
+            await self._reload_finished_cond.wait_for(lambda: self.reload_attempts >= count)
 
     async def _shutdown(self) -> None:
         """Close stages in reverse order, all within SHUTDOWN_TIMEOUT_S."""

@@ -73,7 +73,7 @@ def run(config: Path) -> None:
     pid_file = _write_pid_file(loaded)
     try:
         asyncio.run(serve(Daemon(config, config=loaded)))
-    except Exception:
+    except Exception:  # the process boundary: log whatever escaped, exit 1
         logger.exception("crashed")
         raise SystemExit(EXIT_FAILURE) from None
     finally:
