@@ -1,0 +1,255 @@
+"""InfluxDB line protocol for chmd's `Sample`s: pure, serialised once per sample, on the hot path.
+
+Escaping (checked against InfluxDB 1.6.7 by property tests; InfluxDB stores exactly the text):
+
+* measurement: `,`, space, `=` and `"` are backslash-escaped;
+* tag keys and values: `,`, `=` and space; field keys: `,`, `=`, space and `"`;
+* string field values: `\\` and `"` inside double quotes (newlines are kept as they are).
+
+Any other backslash is written as is and stored as is. Two things cannot be represented, and
+chmd changes them in a documented way (`stored_text` says what InfluxDB ends up storing):
+a newline or carriage return outside a string value (line protocol has no escape for it)
+becomes a space, and a backslash right before an escaped character or at the end of a name
+becomes `/` (InfluxDB 1.6.7 reads such a backslash as an escape and stores a mangled name, or
+rejects the line). InfluxDB itself drops leading tabs of measurements and field keys. A tag with an
+empty key or value is left out (InfluxDB has no empty tag). Fields that cannot be stored are
+skipped and counted by reason: `nan` (NaN/±inf), `int_range` (an integer outside int64, e.g. a
+Counter64 above 2^63-1), `empty_key`. A sample left without any field is skipped whole
+(`encode` returns None).
+
+Integers are written `123i`, floats by `repr` (shortest round-trip), booleans `true`/`false`,
+timestamps in nanoseconds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from chmd.model import Sample
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+_NEWLINES = str.maketrans({"\n": " ", "\r": " "})
+# The characters InfluxDB unescapes after a backslash, per element (measured on 1.6.7). chmd
+# escapes every one of them, so a backslash in front of one survives too (`\\,` → `\\\\,`).
+MEASUREMENT_ESCAPES = ', ="'
+TAG_ESCAPES = ", ="
+FIELD_KEY_ESCAPES = ', ="'
+_MEASUREMENT = str.maketrans({c: "\\" + c for c in MEASUREMENT_ESCAPES})
+_TAG = str.maketrans({c: "\\" + c for c in TAG_ESCAPES})
+_FIELD_KEY = str.maketrans({c: "\\" + c for c in FIELD_KEY_ESCAPES})
+_STRING = str.maketrans({"\\": "\\\\", '"': '\\"'})
+_MEASUREMENT_SPECIAL = frozenset(MEASUREMENT_ESCAPES + "\\\n\r\t")
+_TAG_SPECIAL = frozenset(TAG_ESCAPES + "\\\n\r")
+_FIELD_KEY_SPECIAL = frozenset(FIELD_KEY_ESCAPES + "\\\n\r\t")
+
+_CACHE_LIMIT = 65536
+_tag_cache: dict[str, str] = {}
+_field_key_cache: dict[str, str] = {}
+_measurement_cache: dict[str, str] = {}
+
+
+def _compile(escapes: str) -> re.Pattern[str]:
+    return re.compile(r"\\(?=[" + re.escape(escapes) + "]|$)")
+
+
+_BAD_BACKSLASH = {e: _compile(e) for e in (MEASUREMENT_ESCAPES, TAG_ESCAPES, FIELD_KEY_ESCAPES)}
+
+
+def stored_text(text: str, escapes: str = TAG_ESCAPES) -> str:
+    """What InfluxDB stores for a measurement, tag key/value or field key chmd was given.
+
+    `escapes` is the element's set (`MEASUREMENT_ESCAPES`, `TAG_ESCAPES`, `FIELD_KEY_ESCAPES`).
+    Newlines become spaces; a backslash right before an escaped character or at the end
+    becomes `/` (InfluxDB would read it as an escape and mangle the name); leading tabs of a
+    measurement or field key are dropped (InfluxDB skips them as whitespace).
+    """
+    text = text.translate(_NEWLINES)
+    if escapes is not TAG_ESCAPES:
+        text = text.lstrip("\t")
+    if "\\" in text:
+        text = _BAD_BACKSLASH[escapes].sub("/", text)
+    return text
+
+
+def _escape(text: str, escapes: str, table: dict[int, str]) -> str:
+    return stored_text(text, escapes).translate(table)
+
+
+def escape_measurement(name: str) -> str:
+    """The measurement as written in line protocol (`cpu load` → `cpu\\ load`)."""
+    cached = _measurement_cache.get(name)
+    if cached is None:
+        cached = (
+            name
+            if _MEASUREMENT_SPECIAL.isdisjoint(name)
+            else _escape(name, MEASUREMENT_ESCAPES, _MEASUREMENT)
+        )
+        if len(_measurement_cache) >= _CACHE_LIMIT:
+            _measurement_cache.clear()
+        _measurement_cache[name] = cached
+    return cached
+
+
+def escape_tag(text: str) -> str:
+    """A tag key or value as written in line protocol (cached: the same values recur)."""
+    cached = _tag_cache.get(text)
+    if cached is None:
+        cached = text if _TAG_SPECIAL.isdisjoint(text) else _escape(text, TAG_ESCAPES, _TAG)
+        if len(_tag_cache) >= _CACHE_LIMIT:
+            _tag_cache.clear()
+        _tag_cache[text] = cached
+    return cached
+
+
+def escape_field_key(text: str) -> str:
+    """A field key as written in line protocol (cached)."""
+    cached = _field_key_cache.get(text)
+    if cached is None:
+        cached = (
+            text
+            if _FIELD_KEY_SPECIAL.isdisjoint(text)
+            else _escape(text, FIELD_KEY_ESCAPES, _FIELD_KEY)
+        )
+        if len(_field_key_cache) >= _CACHE_LIMIT:
+            _field_key_cache.clear()
+        _field_key_cache[text] = cached
+    return cached
+
+
+def escape_string(text: str) -> str:
+    """A string field value, quotes included (InfluxDB stores it exactly, newlines too)."""
+    if "\\" in text or '"' in text:
+        text = text.translate(_STRING)
+    return f'"{text}"'
+
+
+@dataclass(slots=True)
+class SkipCounts:
+    """Fields and samples left out, by reason (see the module docstring)."""
+
+    fields: dict[str, int] = field(default_factory=dict)
+    samples: int = 0
+
+    def add_field(self, reason: str) -> None:
+        self.fields[reason] = self.fields.get(reason, 0) + 1
+
+
+def series_key(sample: Sample) -> str:
+    """`measurement,tag=value,…` with tags sorted by key (InfluxDB's own order); "" when the
+    measurement is empty or would read as a comment (`#…`)."""
+    measurement = escape_measurement(sample.measurement)
+    if not measurement or measurement[0] == "#":
+        return ""
+    parts = [measurement]
+    for key, value in sorted(sample.tags.items()):
+        if key and value:
+            parts.append(f"{escape_tag(key)}={escape_tag(value)}")
+    return ",".join(parts)
+
+
+def field_set(sample: Sample, skipped: SkipCounts) -> str:
+    """`key=value,…`; fields InfluxDB cannot store are counted in `skipped` and left out."""
+    out: list[str] = []
+    for key, value in sample.fields.items():
+        kind = type(value)
+        if kind is float:
+            if not math.isfinite(value):  # type: ignore[arg-type]
+                skipped.add_field("nan")
+                continue
+            text = repr(value)
+        elif kind is bool:
+            text = "true" if value else "false"
+        elif kind is int:
+            if not INT64_MIN <= value <= INT64_MAX:  # type: ignore[operator]
+                skipped.add_field("int_range")
+                continue
+            text = f"{value}i"
+        elif kind is str:
+            text = escape_string(value)  # type: ignore[arg-type]
+        else:
+            text = _other(value, skipped)
+            if not text:
+                continue
+        escaped = escape_field_key(key)
+        if not escaped:
+            skipped.add_field("empty_key")
+            continue
+        out.append(f"{escaped}={text}")
+    return ",".join(out)
+
+
+def _other(value: object, skipped: SkipCounts) -> str:
+    """Subclasses of the four field types (IntEnum, numpy-free str subclasses …)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            skipped.add_field("int_range")
+            return ""
+        return f"{int(value)}i"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            skipped.add_field("nan")
+            return ""
+        return repr(float(value))
+    if isinstance(value, str):
+        return escape_string(str(value))
+    skipped.add_field("type")
+    return ""
+
+
+def encode(sample: Sample, skipped: SkipCounts) -> str | None:
+    """One line (no trailing newline), or None when the sample cannot be stored."""
+    key = series_key(sample)
+    fields = field_set(sample, skipped) if key else ""
+    if not fields:
+        skipped.samples += 1
+        return None
+    return f"{key} {fields} {sample.time_ns}"
+
+
+def encode_many(samples: Iterable[Sample], skipped: SkipCounts) -> list[str]:
+    """Lines for every storable sample, in order."""
+    lines = []
+    for sample in samples:
+        line = encode(sample, skipped)
+        if line is not None:
+            lines.append(line)
+    return lines
+
+
+def split_lines(body: bytes) -> list[bytes]:
+    """Split a batch into lines the way InfluxDB does (`scanLine`): a newline inside a quoted
+    string field value does not end the line. Used only to split rejected batches."""
+    out: list[bytes] = []
+    i, n, start = 0, len(body), 0
+    quoted = in_fields = False
+    equals = commas = 0
+    while i < n:
+        c = body[i]
+        if c == 0x5C and i + 2 < n:  # backslash: skip the escaped byte
+            i += 2
+            continue
+        if c == 0x20:
+            in_fields = True
+        if in_fields:
+            if not quoted and c == 0x3D:
+                equals += 1
+            elif not quoted and c == 0x2C:
+                commas += 1
+            elif c == 0x22 and equals > commas:
+                quoted = not quoted
+        if c == 0x0A and not quoted:
+            out.append(body[start:i])
+            start = i + 1
+            quoted = in_fields = False
+            equals = commas = 0
+        i += 1
+    if start < n:
+        out.append(body[start:])
+    return [line for line in out if line]
