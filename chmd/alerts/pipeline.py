@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 from prometheus_client import CollectorRegistry
@@ -457,6 +457,19 @@ class AlertPipeline:
 
     def groups(self) -> list[Group]:
         return list(self._groups.values())
+
+
+def device_labels(devices: Iterable[Any]) -> dict[str, dict[str, str]]:
+    """Per-device extra labels for routing and silences: the inventory tags (site, role, …)
+    and, when the inventory provides them, `groups` as a comma-separated list."""
+    labels: dict[str, dict[str, str]] = {}
+    for device in devices:
+        extra = dict(getattr(device, "tags", {}) or {})
+        groups = getattr(device, "groups", None)
+        if groups:
+            extra["groups"] = ",".join(groups)
+        labels[str(device.name)] = extra
+    return labels
 
 
 def _restore(state_dir: Path) -> Iterable[Alert]:

@@ -61,6 +61,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "reload",
     "rules",
     "alerts",
+    "notify",
+    "silence",
+    "poll",
 )
 
 

@@ -20,7 +20,8 @@ _ORDER = {
 }
 
 
-@main.command()
+@main.group(invoke_without_command=True)
+@click.pass_context
 @config_option
 @click.option(
     "--state-dir",
@@ -34,8 +35,12 @@ _ORDER = {
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
-def alerts(config: Path, state_dir: Path | None, show_all: bool, fmt: str) -> None:
+def alerts(
+    ctx: click.Context, config: Path, state_dir: Path | None, show_all: bool, fmt: str
+) -> None:
     """List current alerts: state, since, severity, rule, value, summary."""
+    if ctx.invoked_subcommand is not None:
+        return  # `chmd alerts ack ID` (registered by chmd.cli.notify)
     from chmd.rules.persist import read_alerts
 
     if state_dir is None:
@@ -116,3 +121,9 @@ def _json(alert: Alert) -> dict[str, object]:
         "flapping": alert.flapping,
         "annotations": dict(alert.annotations),
     }
+
+
+# `chmd alerts ack ID [--comment]` lives with the notification stage (chmd/cli/notify.py).
+from chmd.cli.notify import ack_command  # noqa: E402
+
+ack_command(alerts)
