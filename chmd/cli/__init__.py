@@ -63,7 +63,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "alerts",
     "notify",
     "silence",
-    "poll",
 )
 
 
