@@ -22,6 +22,7 @@ from typing import Any
 import asyncssh
 
 from chmd.collect.ssh.errors import ConnectFailed, Disconnected, HostKeyError
+from chmd.collect.ssh.parsers.parse import check_cli_error
 from chmd.errors import AuthError, CollectError, CollectTimeout, ProtocolError
 from chmd.inventory.schema import Device, SshAccess
 
@@ -139,7 +140,7 @@ class DeviceSession:
         await self._read_to_prompt(shell)
         if self._pagination:
             shell.stdin.write(self._pagination + "\n")
-            await self._read_to_prompt(shell)
+            check_cli_error(self.device.name, self._pagination, await self._read_to_prompt(shell))
         return shell
 
     async def _run_shell(self, command: str) -> str:
