@@ -57,6 +57,26 @@ class _Blank(dict[str, object]):
         return ""
 
 
+class _Zero(dict[str, object]):
+    """Load-time check values: every placeholder is a number, so `{value:.1f}` validates."""
+
+    def __missing__(self, key: str) -> float:
+        return 0.0
+
+
+class _Forgiving(string.Formatter):
+    """A format spec that does not fit the value's type (`{ifAlias:.1f}`) renders it plainly."""
+
+    def format_field(self, value: object, format_spec: str) -> str:
+        try:
+            return format(value, format_spec)
+        except (ValueError, TypeError):
+            return str(value)
+
+
+_FORMATTER = _Forgiving()
+
+
 @dataclass(frozen=True, slots=True)
 class Template:
     """A summary/description template: Python format syntax, `{ifName}`, `{value:.1f}`."""
@@ -65,17 +85,14 @@ class Template:
     names: frozenset[str]
 
     def render(self, values: Mapping[str, object]) -> str:
-        try:
-            return self.text.format_map(_Blank(values))
-        except (ValueError, TypeError):  # a format spec that does not fit this value's type
-            return self.text.format_map(_Blank({k: str(v) for k, v in values.items()}))
+        return _FORMATTER.vformat(self.text, (), _Blank(values))
 
 
 def compile_template(text: str) -> Template:
     """Check a template's syntax once at load; raises ValueError with the reason."""
     try:
         names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
-        text.format_map(_Blank({"value": 0.0}))
+        text.format_map(_Zero())
     except ValueError as exc:
         raise ValueError(f"bad template {text!r}: {exc} (write {{{{ and }}}} for braces)") from exc
     for name in names:

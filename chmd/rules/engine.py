@@ -232,6 +232,8 @@ class RuleEngine:
             pos = np.clip(np.searchsorted(rows, act), 0, len(rows) - 1)
             active[pos[rows[pos] == act]] = True
         outcome = KINDS[rule.kind].evaluate(rule.spec, binding.table, rows, active, now)
+        if outcome.stale is not None:  # no fresh data: an active alert keeps its state
+            outcome = replace(outcome, breached=outcome.breached | (active & outcome.stale))
         candidates = np.flatnonzero(outcome.breached | active)
         records = self.records[rule.name]
         timing = self._timing(rule)
@@ -362,7 +364,7 @@ class RuleEngine:
     def _evaluate_composite(self, rule: CompiledRule, now: float) -> list[Alert]:
         spec: CompositeRule = rule.spec
         leaves = {
-            name: self._leaf(name, spec.on, spec.within, spec.include_pending, now)
+            name: self._leaf(name, spec.by, spec.within, spec.include_pending, now)
             for name, _ in composite_refs(spec.condition)
         }
         universe: dict[Entity, Labels] = {}

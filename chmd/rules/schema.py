@@ -216,11 +216,13 @@ Expr = Union[str, CompositeAll, CompositeAny, CompositeNot]  # noqa: UP007 (forw
 
 
 class CompositeRule(RuleBase):
-    """AND/OR/NOT of other rules' alerts for the same entity (`on` labels) within `within`."""
+    """AND/OR/NOT of other rules' alerts for the same entity (`by` labels) within `within`."""
 
     kind: Literal["composite"]
     condition: Expr
-    on: list[str] = Field(default_factory=lambda: ["device"], min_length=1)
+    by: list[str] = Field(
+        default_factory=lambda: ["device"], min_length=1
+    )  # YAML reads `on` as true
     within: Duration = 0.0
     include_pending: bool = False
     summary: str = "{rule} on {device}"

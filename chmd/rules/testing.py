@@ -69,6 +69,7 @@ class TestCase(StrictModel):
     __test__ = False  # not a pytest class
     name: str
     interval: Duration | None = None
+    evaluation_interval: Duration | None = None  # default: the file's
     series: list[SeriesInput] = Field(default_factory=list)
     alerts: list[AlertCheck] = Field(default_factory=list)
 
@@ -158,7 +159,7 @@ def _run_case(
     case: TestCase, spec: TestFile, engine: RuleEngine, samples: list[Sample]
 ) -> CaseResult:
     result = CaseResult(case.name)
-    step = spec.evaluation_interval
+    step = case.evaluation_interval or spec.evaluation_interval
     checks = sorted(case.alerts, key=lambda c: c.at)
     end = max((c.at for c in checks), default=0.0)
     base = spec.start.timestamp()

@@ -73,7 +73,9 @@ class Anomaly:
         scale = np.maximum(1.4826 * mad, spec.min_scale * np.abs(median))
         with np.errstate(invalid="ignore", divide="ignore"):
             z = (current - median) / np.where(scale > 0, scale, np.nan)
-        z = np.where((scale == 0) & (current != median), np.inf * np.sign(current - median), z)
+            z = np.where(
+                (scale == 0) & (current != median), np.copysign(np.inf, current - median), z
+            )
         score = {"both": np.abs(z), "up": z, "down": -z}[spec.direction]
         needed = 2 if spec.baseline != "rolling" else 5
         history = (now - table.first_t[rows] >= spec.min_history) & (count >= needed)
@@ -85,4 +87,4 @@ class Anomaly:
         def detail(i: int) -> dict[str, str]:
             return {"z": f"{z[i]:.2f}", "baseline": f"{median[i]:.6g}", "mad": f"{mad[i]:.6g}"}
 
-        return Outcome(breached, current, detail)
+        return Outcome(breached, current, detail, stale=~fresh)

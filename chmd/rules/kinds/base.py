@@ -44,6 +44,7 @@ class Outcome:
     value: F64
     detail: Callable[[int], dict[str, str]] | None = None
     text: Callable[[int], str] | None = None  # pattern rules: the string value of row i
+    stale: Mask | None = None  # rows without a fresh value: an active alert holds its state
 
 
 class Kind(Protocol):

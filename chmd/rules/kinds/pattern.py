@@ -26,11 +26,13 @@ class Pattern:
         if pattern is None:
             pattern = self._compiled.setdefault(spec.regex, re.compile(spec.regex))
         breached = np.zeros(len(rows), dtype=bool)
+        stale = np.zeros(len(rows), dtype=bool)
         texts: list[str] = []
         for i, row in enumerate(rows.tolist()):
             text = column.last.get(row)
             texts.append(text or "")
             if text is None or now - column.last_t.get(row, -1e18) > spec.stale_after:
+                stale[i] = True
                 continue
             if spec.mode == "changed":
                 breached[i] = now - column.changed_t.get(row, -1e18) < spec.hold and bool(
@@ -44,4 +46,6 @@ class Pattern:
             previous = column.previous.get(int(rows[i]))
             return {"previous": previous} if previous is not None else {}
 
-        return Outcome(breached, np.full(len(rows), np.nan), detail, text=lambda i: texts[i])
+        return Outcome(
+            breached, np.full(len(rows), np.nan), detail, text=lambda i: texts[i], stale=stale
+        )

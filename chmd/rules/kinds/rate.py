@@ -70,4 +70,4 @@ class Rate:
         breached &= fresh & ~np.isnan(series)
         if spec.select.where:
             breached &= where_ok(spec, table, rows, now)
-        return Outcome(breached, series)
+        return Outcome(breached, series, stale=~fresh)

@@ -53,4 +53,4 @@ class Threshold:
         breached &= fresh & ~np.isnan(series)
         if spec.select.where:
             breached &= where_ok(spec, table, rows, now)
-        return Outcome(breached, series)
+        return Outcome(breached, series, stale=~fresh)

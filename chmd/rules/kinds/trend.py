@@ -99,4 +99,4 @@ class Trend:
                 "fit": spec.method,
             }
 
-        return Outcome(breached, fitted, detail)
+        return Outcome(breached, fitted, detail, stale=~fresh)
