@@ -181,7 +181,7 @@ def load_config(path: Path) -> LoadedConfig:
             if secret.is_literal
         )
     if errors or rule_problems:
-        raise ConfigError([*(str(p) for p in _ordered(errors)), *rule_problems])
+        raise ConfigError([*(str(p) for p in _ordered(errors, shown)), *rule_problems])
     assert config is not None  # noqa: S101 (no errors means the config validated)
     return LoadedConfig(
         path=path,
@@ -189,7 +189,7 @@ def load_config(path: Path) -> LoadedConfig:
         inventory=inventory,
         rule_files=tuple(rule_files),
         rules=rules,
-        warnings=tuple(str(p) for p in _ordered(warnings)),
+        warnings=tuple(str(p) for p in _ordered(warnings, shown)),
     )
 
 
@@ -223,17 +223,22 @@ def _file_pair(shown_dir: Path, name: str) -> tuple[Path, str]:
 def _expand_rule_files(
     doc: YamlDoc, settings: RulesSettings, shown_dir: Path, warnings: list[Problem]
 ) -> list[Path]:
-    """Globs relative to chmd.yaml's directory → sorted files; a pattern matching nothing warns."""
+    """Globs relative to chmd.yaml's directory → sorted files; a pattern matching nothing
+    warns. A glob skips rule test files (`*.test.yaml`); naming one explicitly loads it."""
     found: list[Path] = []
     for index, pattern in enumerate(settings.files):
         full = _file_pair(shown_dir, pattern)[1]
         matches = sorted(glob.glob(full)) if glob.has_magic(full) else [full]
+        if glob.has_magic(full):  # rule tests (`chmd rules test`) live beside their rules
+            matches = [m for m in matches if not m.endswith(TEST_FILE_SUFFIXES)]
         if glob.has_magic(full) and not matches:
             loc = ("rules", "files", str(index))
             warnings.append(Problem(doc.mark(loc), format_key_path(loc), "matches no file"))
         found.extend(Path(m) for m in matches if Path(m) not in found)
     return found
 
+
+TEST_FILE_SUFFIXES = (".test.yaml", ".test.yml")
 
 RuleLoader = Callable[[list[Path], float], Any]
 
@@ -276,9 +281,10 @@ def _check_rule_files_only(paths: list[Path]) -> list[str]:
     return problems
 
 
-def _ordered(problems: list[Problem]) -> list[Problem]:
-    """In the order files were read, then by line and column; repeats dropped."""
-    files: dict[str, int] = {}
+def _ordered(problems: list[Problem], first: str) -> list[Problem]:
+    """`first` (chmd.yaml) first, other files in the order they were read, then by line and
+    column; repeats dropped."""
+    files: dict[str, int] = {first: 0}
     for problem in problems:
         if problem.mark is not None:
             files.setdefault(problem.mark.file, len(files))
