@@ -1,0 +1,51 @@
+"""`chmd poll DEVICE --via ssh` against Debian's OpenSSH playing a Cisco device (fixture `sshd`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from chmd.cli import main
+
+pytestmark = pytest.mark.integration
+
+
+def write_config(tmp_path: Path, sshd: Any) -> Path:
+    (tmp_path / "ssh-password").write_text(sshd.password + "\n")
+    (tmp_path / "devices.yaml").write_text(
+        "devices:\n"
+        "  c9500:\n"
+        "    host: 127.0.0.1\n"
+        "    timeout: 60s\n"
+        "    ssh:\n"
+        f"      port: {sshd.port}\n"
+        f"      user: {sshd.user}\n"
+        "      password: file:ssh-password\n"
+        "      platform: cisco_xe\n"
+    )
+    config = tmp_path / "chmd.yaml"
+    config.write_text(
+        "inventory:\n  files: [devices.yaml]\n"
+        f"state_dir: {tmp_path / 'state'}\n"
+        f"ssh:\n  known_hosts: {sshd.known_hosts}\n"
+    )
+    return config
+
+
+def test_poll_via_ssh_prints_samples(sshd: Any, tmp_path: Path) -> None:
+    """The poll prints the device's samples (JSON here), tagged collector=ssh, and exits 0."""
+    config = write_config(tmp_path, sshd)
+    result = CliRunner().invoke(
+        main, ["poll", "-c", str(config), "c9500", "--via", "ssh", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    samples = json.loads(result.stdout)
+    system = next(s for s in samples if s["measurement"] == "system")
+    assert system["fields"]["version"] == "16.12.4"
+    assert system["tags"] == {"device": "c9500", "agent_host": "127.0.0.1", "collector": "ssh"}
+    assert {s["measurement"] for s in samples} >= {"interface", "cpu", "memory", "sensor"}
+    assert sshd.password not in result.output
