@@ -63,6 +63,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "alerts",
     "notify",
     "silence",
+    "poll",
 )
 
 

@@ -258,9 +258,13 @@ class SnmpCollector:
         if table.fallbacks and not state.fallbacks.get(table.name):
             primaries = [c for c in table.fields if c.fallback]
             if any(c.name not in row for row in rows.values() for c in primaries):
-                state.fallbacks[table.name] = True  # some rows lack the HC column: walk 32-bit ones
-                walked.update(await client.walk([c.oid for c in table.fallbacks]))
-                rows = index_rows(table.fields + table.fallbacks, walked)
+                # some rows lack the HC column: from now on walk the 32-bit ones too (all in one
+                # walk, so every counter of a row is read at one time for its rate)
+                state.fallbacks[table.name] = True
+                columns = table.fields + table.fallbacks
+                t0 = self._monotonic()
+                walked = await client.walk([c.oid for c in columns])
+                rows = index_rows(columns, walked)
         mid = (t0 + self._monotonic()) / 2.0
         ctx = Context(ctx.device, ctx.agent_host, ctx.extra_tags, ctx.time_ns, mid)
         labels = await self._labels(client, state, table, system, set(rows), ctx.now, step)

@@ -62,11 +62,20 @@ class UdpEngine:
         self._pending: dict[int, _Pending] = {}
         self._transports: dict[int, asyncio.DatagramTransport] = {}
         self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._ids = itertools.count(random.randrange(1, 1 << 30))  # noqa: S311 - not crypto
         self.stats = TransportStats()
 
     def next_request_id(self) -> int:
         return next(self._ids) & 0x7FFFFFFF
+
+    def _bind_loop(self) -> None:
+        """Sockets and the semaphore belong to one event loop; start over on another."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self.close()
+            self._loop = loop
+            self._slots = asyncio.Semaphore(self._max_in_flight)
 
     async def _transport(self, family: int) -> asyncio.DatagramTransport:
         transport = self._transports.get(family)
@@ -115,8 +124,8 @@ class UdpEngine:
         Raises CollectTimeout after `retries + 1` unanswered tries (naming any other
         address that answered instead), ParseError on a malformed answer.
         """
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self._max_in_flight)
+        self._bind_loop()
+        assert self._slots is not None  # noqa: S101 - set by _bind_loop
         async with self._slots:
             transport = await self._transport(family)
             future: asyncio.Future[ber.Response] = asyncio.get_running_loop().create_future()
