@@ -96,6 +96,14 @@ def http_sink() -> Iterator[HttpSink]:
 
 
 @pytest.fixture(scope="session")
+def https_sink() -> Iterator[HttpSink]:
+    """Like http_sink over HTTPS with a self-signed certificate (`.cert_path`)."""
+    sink = HttpSink(tls=True).start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
 def sshd() -> Iterator[Sshd]:
     """OpenSSH as a fake Cisco IOS device: `.port`, `.user`, `.password`, `.client_key`,
     `.known_hosts`; `.outputs` maps each command to the recording it answers with."""
@@ -112,6 +120,22 @@ def prometheus_factory() -> Iterator[Callable[..., Prometheus]]:
 
     def make(targets: list[str], metrics_path: str = "/metrics") -> Prometheus:
         server = Prometheus(targets, metrics_path)
+        started.append(server)
+        return server.start()
+
+    yield make
+    for server in started:
+        server.close()
+
+
+@pytest.fixture
+def sshd_factory() -> Iterator[Callable[..., Sshd]]:
+    """`sshd_factory(platform="cisco_nxos", picks={"show version": "<file>.raw"})`: a private
+    fake device answering other recordings; stopped after the test."""
+    started: list[Sshd] = []
+
+    def make(platform: str = "cisco_ios", picks: dict[str, str] | None = None) -> Sshd:
+        server = Sshd(platform, picks)
         started.append(server)
         return server.start()
 

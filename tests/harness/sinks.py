@@ -6,22 +6,31 @@ they received in memory, in arrival order.
 
 from __future__ import annotations
 
+import datetime
 import email
 import email.message
 import email.policy
+import ipaddress
 import json
+import shutil
+import ssl
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
-from .proc import LOOPBACK, READY_TIMEOUT_S, HarnessError, free_port
+from .proc import LOOPBACK, READY_TIMEOUT_S, HarnessError, free_port, make_tempdir
 
 
 def _wait_count(items: list[Any], lock: threading.Lock, count: int, timeout_s: float) -> None:
@@ -183,12 +192,49 @@ class _SinkServer(ThreadingHTTPServer):
         super().__init__((sink.host, sink.port), _HttpHandler)
 
 
-class HttpSink:
-    """HTTP receiver on 127.0.0.1: `.url`, `.requests` (ReceivedRequest), `.fail_next(n)`."""
+def self_signed_cert(directory: Path, host: str = LOOPBACK) -> tuple[Path, Path]:
+    """A throwaway certificate for `host` (as IP SAN and CN): (cert.pem, key.pem) in directory."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
 
-    def __init__(self) -> None:
+
+class HttpSink:
+    """HTTP receiver on 127.0.0.1: `.url`, `.requests` (ReceivedRequest), `.fail_next(n)`.
+
+    With `tls=True` it speaks HTTPS with a self-signed certificate (`.cert_path`), as Apprise's
+    `jsons://…?verify=no` expects.
+    """
+
+    def __init__(self, tls: bool = False) -> None:
         self.host = LOOPBACK
         self.port = 0
+        self.tls = tls
+        self.cert_path: Path | None = None
+        self._certdir: Path | None = None
         self.requests: list[ReceivedRequest] = []
         self.lock = threading.Lock()
         self._failures: list[int] = []
@@ -197,13 +243,19 @@ class HttpSink:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def start(self) -> HttpSink:
         if self._server:
             return self
         self.port = free_port()
         self._server = _SinkServer(self)
+        if self.tls:
+            self._certdir = make_tempdir("https-sink")
+            self.cert_path, key_path = self_signed_cert(self._certdir, self.host)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.cert_path, key_path)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="http-sink", daemon=True
         )
@@ -217,6 +269,8 @@ class HttpSink:
             server.server_close()
         if self._thread:
             self._thread.join(10)
+        if self._certdir:
+            shutil.rmtree(self._certdir, ignore_errors=True)
 
     close = stop
 

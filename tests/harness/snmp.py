@@ -249,8 +249,11 @@ class SnmpSim:
                         lambda: snmp_answers(self.host, self.port, probe), "SNMP reply"
                     )
                 except HarnessError:
-                    if fixed_port or attempt == 2:
+                    if attempt == 2:
                         raise
+                    # a cache left broken by a killed indexer: rebuild it on the next try
+                    for stale in self.cache_dir.glob("*.dbm*"):
+                        stale.unlink(missing_ok=True)
                     continue
             return self
         return self

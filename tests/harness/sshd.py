@@ -98,8 +98,10 @@ def recorded_outputs(
 
 
 def hostname_of(show_version: str) -> str:
-    """The hostname in `show version` ("<host> uptime is ...")."""
-    found = re.search(r"^(\S+) uptime is ", show_version, re.MULTILINE)
+    """The hostname in `show version` (IOS "<host> uptime is ...", NX-OS "Device name: <host>")."""
+    nxos = re.search(r"^\s*Device name: (\S+)", show_version, re.MULTILINE)
+    ios = re.search(r"^(\S+) uptime is ", show_version, re.MULTILINE)
+    found = nxos or ios
     return found.group(1) if found else "Switch"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import smtplib
+import ssl
 import urllib.error
 import urllib.request
 from email.message import EmailMessage
@@ -77,3 +78,15 @@ def test_http_sink_fail_next(http_sink: HttpSink) -> None:
     statuses = [post(f"{http_sink.url}/hook", {"n": n}) for n in range(3)]
     assert statuses == [500, 500, 200]
     assert [r.json for r in http_sink.requests] == [{"n": 0}, {"n": 1}, {"n": 2}]
+
+
+def test_https_sink_records_post(https_sink: HttpSink) -> None:
+    """The HTTPS sink takes a POST verified against its self-signed certificate."""
+    https_sink.clear()
+    context = ssl.create_default_context(cafile=str(https_sink.cert_path))
+    req = urllib.request.Request(
+        f"{https_sink.url}/hook", data=b'{"a": 1}', headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=30, context=context) as resp:
+        assert resp.status == 200
+    assert [r.json for r in https_sink.requests] == [{"a": 1}]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import asyncssh
 import pytest
@@ -85,3 +86,13 @@ async def test_exec_builtins_and_errors(sshd: Sshd, command: str, status: int, s
     async with connect(sshd) as conn:
         result = await conn.run(command, check=False)
     assert (result.exit_status, result.stdout) == (status, stdout)
+
+
+async def test_nxos_device_from_factory(sshd_factory: Callable[..., Sshd]) -> None:
+    """A cisco_nxos fake device answers `show version` from an NX-OS recording, prompt `HOST#`."""
+    device = sshd_factory("cisco_nxos")
+    async with connect(device) as conn:
+        result = await conn.run("sh ver", check=False)
+    assert result.exit_status == 0
+    assert result.stdout == device.outputs["show version"].read_text()
+    assert device.hostname == "N9K1"
