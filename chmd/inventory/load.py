@@ -140,13 +140,13 @@ def _parse_file(doc: YamlDoc, parsed: _Parsed) -> None:
                 )
             )
     defaults = _mapping(doc, ("defaults",), root.get("defaults"), parsed.errors)
+    defaults = _reject_device_only_keys(doc, ("defaults",), defaults, parsed.errors)
     parsed.defaults[doc.file] = Layer(doc, ("defaults",), defaults) if defaults else None
-    _reject_device_only_keys(doc, ("defaults",), defaults, parsed.errors)
     groups = _mapping(doc, ("groups",), root.get("groups"), parsed.errors)
     for name, raw in groups.items():
         path = ("groups", str(name))
         body = _mapping(doc, path, raw, parsed.errors)
-        _reject_device_only_keys(doc, path, body, parsed.errors)
+        body = _reject_device_only_keys(doc, path, body, parsed.errors)
         if str(name) in parsed.groups:
             first = parsed.groups[str(name)]
             parsed.errors.append(
@@ -166,7 +166,8 @@ def _parse_file(doc: YamlDoc, parsed: _Parsed) -> None:
 
 def _reject_device_only_keys(
     doc: YamlDoc, path: Path_, body: dict[str, Any], errors: list[Problem]
-) -> None:
+) -> dict[str, Any]:
+    """`body` without the keys only a device may have, each reported."""
     for key in DEVICE_ONLY_KEYS:
         if key in body:
             errors.append(
@@ -176,6 +177,7 @@ def _reject_device_only_keys(
                     "only a device can list groups (groups do not nest)",
                 )
             )
+    return {k: v for k, v in body.items() if k not in DEVICE_ONLY_KEYS}
 
 
 def _group_layers(
