@@ -17,6 +17,7 @@ import asyncssh
 import pytest
 from prometheus_client import CollectorRegistry
 
+from chmd.collect.metrics import CollectMetrics
 from chmd.collect.ssh.client import record_host_key
 from chmd.collect.ssh.collector import SshCollector
 from chmd.collect.ssh.metrics import SshMetrics
@@ -358,14 +359,19 @@ async def test_unparsable_output(
 async def test_errors_are_counted_by_reason(
     fake: FakeCisco, known_hosts: Path, collector: SshCollector
 ) -> None:
-    """Each failure increments chmd_ssh_errors_total for the device and its reason."""
+    """Failures are counted by reason in the shared collect metrics (collector=ssh), and
+    commands by outcome in chmd_ssh_commands_total."""
     fake.faults["show inventory"] = "invalid"
-    await collector.poll(device(fake, known_hosts))
+    fake.faults["show processes memory sorted"] = "garbage"
+    result = await collector.poll(device(fake, known_hosts))
+    shared = CollectorRegistry()
+    CollectMetrics(shared).observe(result, now_s=0.0)
+    for reason in ("unsupported", "parse"):
+        labels = {"collector": "ssh", "reason": reason}
+        assert shared.get_sample_value("chmd_collect_step_errors_total", labels) == 1.0
     registry: CollectorRegistry = collector.registry  # type: ignore[attr-defined]
-    value = registry.get_sample_value(
-        "chmd_ssh_errors_total", {"device": "r1", "reason": "unsupported"}
-    )
-    assert value == 1.0
+    errors = {"device": "r1", "outcome": "error"}
+    assert registry.get_sample_value("chmd_ssh_commands_total", errors) == 2.0
 
 
 async def test_only_new_log_entries_become_samples(

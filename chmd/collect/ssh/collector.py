@@ -95,8 +95,6 @@ class SshCollector:
         lock = self._locks.setdefault(device.name, asyncio.Lock())
         async with self._sessions_sem, lock:
             samples, errors, lines = await self._poll_locked(device, run_all)
-        for error in errors:
-            self._count_error(device.name, error.reason)
         return PollResult(
             device.name,
             COLLECTOR,
@@ -201,10 +199,6 @@ class SshCollector:
     def _count_command(self, device: str, outcome: str) -> None:
         if self._metrics is not None:
             self._metrics.commands.labels(device, outcome).inc()
-
-    def _count_error(self, device: str, reason: str) -> None:
-        if self._metrics is not None:
-            self._metrics.errors.labels(device, reason).inc()
 
     def _drop_session(self, name: str) -> None:
         session = self._sessions.pop(name, None)

@@ -6,10 +6,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 
 class SshMetrics:
-    """`chmd_ssh_*`: commands run, errors by bounded reason, connections opened, command time.
+    """`chmd_ssh_*`: commands run, connections opened, command time.
 
-    Labels: `device` (chmd's device name), `reason` (timeout, auth, host_key, refused,
-    disconnected, unsupported, parse, protocol), `outcome` (ok, error).
+    Failed steps by reason are counted for every collector by the shared
+    `chmd.collect.metrics.CollectMetrics` from each PollResult
+    (`chmd_collect_step_errors_total{collector="ssh",reason}`); these add the per-command
+    view. Labels: `device` (chmd's device name), `outcome` (ok, error).
     """
 
     def __init__(self, registry: CollectorRegistry) -> None:
@@ -17,12 +19,6 @@ class SshMetrics:
             "chmd_ssh_commands_total",
             "CLI commands run over SSH, by outcome.",
             ["device", "outcome"],
-            registry=registry,
-        )
-        self.errors = Counter(
-            "chmd_ssh_errors_total",
-            "SSH collection errors, by bounded reason.",
-            ["device", "reason"],
             registry=registry,
         )
         self.connects = Counter(
