@@ -140,7 +140,16 @@ def _ensure_v2_sync(transport: V2Transport, settings: StorageSettings) -> list[s
                     )
         except InfluxDBError as exc:
             status = getattr(getattr(exc, "response", None), "status", None)
-            raise WriteError(
-                f"buckets API: {exc.message}", kind="network" if status is None else "not_found"
-            ) from exc
+            if status is None:
+                raise WriteError(f"buckets API: {exc.message}", kind="network") from exc
+            if status in (401, 403):
+                raise WriteError(f"buckets API: {exc.message}", kind="auth", status=status) from exc
+            # 400/404/405: no 2.x buckets API here (3.x, VictoriaMetrics, a proxy): writes only
+            log.warning(
+                "retention_not_managed",
+                status=status,
+                reason=str(exc.message),
+                hint="create the buckets/databases with their retention yourself",
+            )
+            return []
     return actions
