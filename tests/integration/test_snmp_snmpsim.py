@@ -173,7 +173,8 @@ def test_live_rates_within_one_percent(snmpsim: Any) -> None:
     rows = by_index(result).values()
     hc = [s.fields["ifHCInOctets_rate"] for s in rows if "ifHCInOctets_rate" in s.fields]
     low = [s.fields["ifInOctets_rate"] for s in rows if "ifInOctets_rate" in s.fields]
-    assert hc and low
+    assert hc
+    assert low
     for rate in hc:
         assert rate == pytest.approx(LIVE_RATES["ifHCInOctets"], rel=0.01)
     for rate in low:

@@ -129,6 +129,10 @@ class SnmpCollector:
         try:
             async with asyncio.timeout(device.timeout):
                 await self._poll(device, state, samples, errors, step)
+        except CollectError as exc:
+            errors.append(
+                StepError(device.name, exc.step or step[0], exc.reason, f"{device.name}: {exc}")
+            )
         except TimeoutError:
             errors.append(
                 StepError(
@@ -138,10 +142,6 @@ class SnmpCollector:
                     f"{device.name}: poll abandoned after {device.timeout:g}s deadline in step"
                     f" {step[0]!r}",
                 )
-            )
-        except CollectError as exc:
-            errors.append(
-                StepError(device.name, exc.step or step[0], exc.reason, f"{device.name}: {exc}")
             )
         read = (state.client.varbinds_read if state.client else 0) - read_before
         return PollResult(

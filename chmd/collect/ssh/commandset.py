@@ -140,6 +140,21 @@ def _template_path(name: str, where: str) -> Path:
     return path
 
 
+def _check_ntc_template(platform: str, command: str, where: str) -> None:
+    """ntc-templates must have a template for (platform, command): proven at load, not per poll."""
+    from ntc_templates.parse import ParsingException, parse_output
+
+    try:
+        parse_output(platform=platform, command=command, data="")
+    except ParsingException:
+        raise ConfigError(
+            [
+                f"{where}: ntc-templates has no {platform} template for this command "
+                "(use `parser: template` with a template of your own)"
+            ]
+        ) from None
+
+
 def compile_command_set(spec: CommandSetSpec, source: str) -> CommandSet:
     """Resolve converters and templates once; raise ConfigError naming the command."""
     commands = []
@@ -148,6 +163,8 @@ def compile_command_set(spec: CommandSetSpec, source: str) -> CommandSet:
         if cmd.parser == "template" and not cmd.template:
             raise ConfigError([f"{where}: parser 'template' needs `template: FILE.textfsm`"])
         template = _template_path(cmd.template, where) if cmd.template else None
+        if cmd.parser == "ntc":
+            _check_ntc_template(spec.ntc_platform, cmd.command, where)
         rules = tuple(
             SampleRule(
                 s.measurement,

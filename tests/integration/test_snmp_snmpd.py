@@ -1,0 +1,85 @@
+"""SnmpCollector against net-snmp snmpd: v3 authPriv, wrong keys, unreachable port, wrong community."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import pytest
+
+from chmd.collect.snmp.collector import SnmpCollector
+from chmd.collect.snmp.profiles import load_profiles
+from chmd.inventory.schema import Device
+from chmd.model import PollResult
+
+pytestmark = pytest.mark.integration
+PROFILES = load_profiles()
+
+
+def poll(snmp: dict[str, Any], host: str = "127.0.0.1") -> PollResult:
+    dev = Device.model_validate(
+        {"name": "r1", "host": host, "timeout": 20, "snmp": {"timeout": 1, "retries": 1, **snmp}}
+    )
+    collector = SnmpCollector(PROFILES)
+
+    async def once() -> PollResult:
+        try:
+            return await collector.poll(dev)
+        finally:
+            await collector.aclose()
+
+    return asyncio.run(once())
+
+
+def v3(agent: Any, user: str, auth: str, auth_key: str = "authpass123") -> dict[str, Any]:
+    return {
+        "version": "3",
+        "port": agent.port,
+        "user": user,
+        "auth_protocol": auth,
+        "auth_key": auth_key,
+        "priv_protocol": "AES",
+        "priv_key": "privpass123",
+    }
+
+
+@pytest.mark.parametrize(("user", "auth"), [("netmonv3", "SHA"), ("netmonv3s256", "SHA256")])
+def test_v3_auth_priv_polls(snmpd: Any, user: str, auth: str) -> None:
+    """SHA/AES and SHA-256/AES users read the system group and the interfaces."""
+    result = poll(v3(snmpd, user, auth))
+    assert result.errors == ()
+    assert any(s.measurement == "interface" for s in result.samples)
+    system = next(s for s in result.samples if s.measurement == "system")
+    assert system.fields["vendor"] == "net-snmp"
+
+
+def test_v3_wrong_key_is_an_auth_failure_not_a_timeout(snmpd: Any) -> None:
+    """A wrong auth key gives reason `auth` (usmStats report), in step `get system`."""
+    result = poll(v3(snmpd, "netmonv3", "SHA", auth_key="wrong-pass-123"))
+    assert [(e.reason, e.step) for e in result.errors] == [("auth", "get system")]
+    assert "authentication failed" in result.errors[0].message
+    assert "wrong-pass-123" not in result.errors[0].message
+
+
+def test_v2c_fast_path_polls(snmpd: Any) -> None:
+    """v2c `public` through the fast codec reads interfaces and host resources."""
+    result = poll({"community": "public", "port": snmpd.port})
+    assert result.errors == ()
+    assert {"system", "interface"} <= {s.measurement for s in result.samples}
+
+
+def test_wrong_community_times_out(snmpd: Any) -> None:
+    """snmpd ignores a wrong community: the poll fails with reason timeout naming the step."""
+    result = poll({"community": "nope", "port": snmpd.port})
+    assert not result.ok
+    assert [(e.reason, e.step) for e in result.errors] == [("timeout", "get system")]
+
+
+def test_unreachable_port_times_out() -> None:
+    """Nothing listening on the port: reason timeout, not a crash."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = poll({"community": "public", "port": port})
+    assert [e.reason for e in result.errors] == ["timeout"]
