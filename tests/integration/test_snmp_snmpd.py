@@ -1,4 +1,4 @@
-"""SnmpCollector against net-snmp snmpd: v3 authPriv, wrong keys, unreachable port, wrong community."""
+"""SnmpCollector against net-snmp snmpd: v3 authPriv, wrong keys, dead port, wrong community."""
 
 from __future__ import annotations
 
