@@ -112,6 +112,7 @@ class AlertPipeline:
         *,
         device_labels: Mapping[str, Mapping[str, str]] | None = None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        metrics: NotifyMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.state_dir = Path(state_dir)
@@ -138,6 +139,8 @@ class AlertPipeline:
         }
         self.verdicts: dict[str, Verdict] = {}
         self.dispatcher: Dispatcher | None = None
+        self._metrics = metrics
+        self._seen: tuple[set[tuple[str, datetime]], dict[str, datetime | None]] | None = None
 
     @classmethod
     def create(
@@ -152,14 +155,13 @@ class AlertPipeline:
 
         Call `await start()` in the running loop, `process()` each tick, `aclose()` at exit.
         """
-        pipeline = cls(settings, state_dir, None, device_labels=device_labels)
+        metrics = NotifyMetrics(registry)
+        pipeline = cls(settings, state_dir, None, device_labels=device_labels, metrics=metrics)
         clients = {
             name: ReceiverClient(name, targets_for(name, receiver), receiver.format)
             for name, receiver in settings.receivers.items()
         }
-        pipeline.dispatcher = Dispatcher(
-            clients, settings.delivery, NotifyMetrics(registry), pipeline.on_delivery
-        )
+        pipeline.dispatcher = Dispatcher(clients, settings.delivery, metrics, pipeline.on_delivery)
         pipeline._sender = pipeline.dispatcher
         return pipeline
 
@@ -181,6 +183,7 @@ class AlertPipeline:
         """Run one evaluation tick's alerts through every stage (never blocks on delivery)."""
         self.silences.refresh()
         self.acks.refresh()
+        self._note_outside_changes(now)
         snapshot_before = dict(self._alerts)
         self._ingest(changed, active, now)
         labels = {fp: self._labels(a) for fp, a in self._alerts.items()}
@@ -266,12 +269,50 @@ class AlertPipeline:
             group.next_flush = datetime.fromtimestamp(
                 now.timestamp() + group.node.group_interval_s, UTC
             )
+            self._count_suppressed(group, acked, now)
             for receiver in receivers:
                 self._flush(group, receiver, visible, acked, now, escalate_now.get(receiver, ""))
             self._drop_notified_resolved(group)
         else:
             for receiver, note in escalate_now.items():
                 self._flush(group, receiver, visible, acked, now, note)
+
+    def _count_suppressed(self, group: Group, acked: frozenset[str], now: datetime) -> None:
+        """chmd_notify_suppressed_total{stage}: alerts kept out of this flush, by stage."""
+        if self._metrics is None:
+            return
+        for fp in group.alerts:
+            verdict = self.verdicts[fp]
+            if verdict.silenced_by:
+                stage = "silenced"
+            elif verdict.inhibited_by:
+                stage = "inhibited"
+            elif group.node.muted_at(now):
+                stage = "muted"
+            elif fp in acked:
+                stage = "acked"
+            else:
+                continue
+            self._metrics.suppressed.labels(stage).inc()
+
+    def _note_outside_changes(self, now: datetime) -> None:
+        """Acks and silences made by the CLI (another process) become `alerts` samples too;
+        the CLI already wrote them to the audit file."""
+        acks = {(fp, a.at) for fp, a in self.acks.acks.items()}
+        silences = {s.id: s.ends_at for s in self.silences.all()}
+        if self._seen is not None:
+            seen_acks, seen_silences = self._seen
+            for fp, at in sorted(acks - seen_acks):
+                ack = self.acks.acks[fp]
+                self._events.append(
+                    AuditEvent("ack", at, {"fingerprint": fp, "by": ack.by, "comment": ack.comment})
+                )
+            for sid, ends in silences.items():
+                if sid not in seen_silences:
+                    self._events.append(AuditEvent("silence_add", now, {"id": sid}))
+                elif ends != seen_silences[sid]:
+                    self._events.append(AuditEvent("silence_expire", now, {"id": sid}))
+        self._seen = (acks, silences)
 
     def _escalations(
         self,
@@ -419,6 +460,8 @@ class AlertPipeline:
             raise ack_mod.AckError(f"no firing alert {fingerprint[:12]}")
         ack = ack_mod.Ack(fingerprint, now, by, comment, alert.severity)
         self.acks.add(ack)
+        if self._seen is not None:
+            self._seen[0].add((fingerprint, now))
         self._audit(
             "ack",
             now,

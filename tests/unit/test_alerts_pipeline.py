@@ -416,3 +416,39 @@ async def test_device_labels_enrich_routing(
     await tick(p, [alert()], 0)
     await tick(p, [alert()], 30)
     assert [s.notification.receiver for s in sender.sent] == ["oncall"]
+
+
+async def test_ack_made_by_another_process_becomes_a_sample(tmp_path: Path) -> None:
+    """An ack written by `chmd alerts ack` (another process) becomes one alerts sample."""
+    from chmd.alerts.acks import ack_alert
+
+    p, _ = make(tmp_path)
+    a = alert()
+    await tick(p, [a], 0)
+    ack_alert(tmp_path, a.fingerprint[:6], "cli ack", "bob", at(5))
+    await tick(p, [a], 10)
+    await tick(p, [a], 20)
+    samples = p.drain_samples()
+    assert [(s.tags["event"], s.tags.get("by"), s.fields.get("comment")) for s in samples] == [
+        ("ack", "bob", "cli ack")
+    ]
+
+
+async def test_suppressed_alerts_are_counted_by_stage(tmp_path: Path) -> None:
+    """At a flush, inhibited and silenced alerts count in chmd_notify_suppressed_total{stage}."""
+    from prometheus_client import CollectorRegistry
+
+    from chmd.notify.metrics import NotifyMetrics
+
+    registry = CollectorRegistry()
+    sender = RecordingSender()
+    p = AlertPipeline(settings(), tmp_path, sender, metrics=NotifyMetrics(registry))
+    SilenceStore(tmp_path).add(new_silence(["device=sw2"], at(0), at(600), "", "t"))
+    down = alert(rule="device_unreachable", if_name=None, severity=Severity.CRITICAL)
+    await tick(p, [down, alert(), alert(device="sw2")], 0)
+    await tick(p, [down, alert(), alert(device="sw2")], 30)
+
+    def value(stage: str) -> float | None:
+        return registry.get_sample_value("chmd_notify_suppressed_total", {"stage": stage})
+
+    assert (value("inhibited"), value("silenced")) == (1.0, 1.0)
