@@ -432,3 +432,20 @@ async def test_forget_closes_the_connection(
     collector.forget("r1")
     await collector.poll(dev)
     assert fake.connections == 2
+
+
+async def test_broken_command_set_is_a_config_error(
+    fake: FakeCisco, known_hosts: Path, tmp_path: Path
+) -> None:
+    """A broken own command-set file fails the poll with reason `config`, not an exception."""
+    own = tmp_path / "broken.yaml"
+    own.write_text("platform: cisco_ios\nntc_platform: cisco_ios\ncommands: [{command: 1}]\n")
+    coll = SshCollector(
+        SshCollectorSettings(command_sets={"cisco_ios": str(own)}), state_dir=tmp_path
+    )
+    try:
+        result = await coll.poll(device(fake, known_hosts))
+    finally:
+        await coll.aclose()
+    assert reasons(result) == {"command set": "config"}
+    assert str(own) in result.errors[0].message

@@ -135,7 +135,8 @@ async def test_interactive_session_with_pagination_off(sshd: Any, tmp_path: Path
 async def test_unsupported_command(sshd: Any, tmp_path: Path, session: str) -> None:
     """A command the device rejects (`% Invalid input`) fails alone with reason `unsupported`."""
     bogus = (
-        "  - command: show platform frobnicator\n    samples:\n"
+        "  - command: show platform frobnicator\n    parser: template\n"
+        "    template: cisco_ios_show_interfaces.textfsm\n    samples:\n"
         "      - measurement: x\n        fields: {y: z}\n"
     )
     result = await _poll_with(sshd, _own_set(tmp_path, session, bogus), tmp_path)

@@ -69,3 +69,10 @@ def test_interval_scheduling() -> None:
             last = now
     assert ran == [0, 5, 10]
     assert is_due(0.0, None, 60.0, 1.0)
+
+
+def test_ntc_command_without_template(tmp_path: Path) -> None:
+    """`parser: ntc` for a command ntc-templates cannot parse fails at load, not at poll."""
+    path = write(tmp_path, "  - command: show frobnicator\n    samples: []\n")
+    with pytest.raises(ConfigError, match="no cisco_ios template for this command"):
+        load_command_set_file(path)

@@ -28,7 +28,7 @@ from chmd.collect.ssh.metrics import SshMetrics
 from chmd.collect.ssh.parsers.parse import parse_records
 from chmd.collect.ssh.parsers.samples import base_tags, to_samples
 from chmd.collect.ssh.settings import SshCollectorSettings
-from chmd.errors import AuthError, CollectError, CollectTimeout
+from chmd.errors import AuthError, CollectError, CollectTimeout, ConfigError
 from chmd.inventory.schema import Device
 from chmd.model import CollectError as CollectFailure
 from chmd.model import PollResult, Sample
@@ -112,7 +112,11 @@ class SshCollector:
                 device.name, "connect", "config", f"{device.name}: no ssh access"
             )
             return [], [failure], 0
-        cmdset = self.command_set(device.ssh.platform)
+        try:
+            cmdset = self.command_set(device.ssh.platform)
+        except ConfigError as exc:
+            message = f"{device.name}: command set: {'; '.join(exc.problems)}"
+            return [], [CollectFailure(device.name, "command set", "config", message)], 0
         now = self._monotonic()
         deadline = now + device.timeout
         due = [
