@@ -6,13 +6,14 @@
 GET never acknowledges, so mail scanners and chat link previews that fetch every URL
 cannot ack by accident. Both verify the link: an altered link (any byte of the
 fingerprint, `exp` or `sig`) → 403; an expired one → 410; an alert no longer firing
-→ 404. The production stage mounts it with `add_ack_routes(app, pipeline)`.
+→ 404. The production stage mounts it with
+`for route in ack_handlers(pipeline, key): http_server.add_route(*route)`.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -22,6 +23,7 @@ from chmd.alerts.acks import Ack, AckError, LinkCheck, check_link
 from chmd.model import Alert
 
 ACK_PATH = "/-/ack/{fingerprint}"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class AckTarget(Protocol):
@@ -32,16 +34,25 @@ class AckTarget(Protocol):
     def ack(self, fingerprint: str, by: str, comment: str, now: datetime) -> Ack: ...
 
 
+def ack_handlers(
+    target: AckTarget,
+    key: bytes,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> list[tuple[str, str, Handler]]:
+    """(method, path, handler) triples, for `chmd.http.HttpServer.add_route(*triple)`."""
+    handler = _AckHandler(target, key, clock)
+    return [("GET", ACK_PATH, handler.confirm_page), ("POST", ACK_PATH, handler.acknowledge)]
+
+
 def add_ack_routes(
     app: web.Application,
     target: AckTarget,
     key: bytes,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> None:
-    """Mount GET/POST /-/ack/{fingerprint} on `app`."""
-    handler = _AckHandler(target, key, clock)
-    app.router.add_get(ACK_PATH, handler.confirm_page)
-    app.router.add_post(ACK_PATH, handler.acknowledge)
+    """Mount GET/POST /-/ack/{fingerprint} on an aiohttp `app`."""
+    for method, path, handler in ack_handlers(target, key, clock):
+        app.router.add_route(method, path, handler)
 
 
 class _AckHandler:

@@ -34,6 +34,7 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from chmd.alerts import acks as ack_mod
+from chmd.alerts.ack_http import Handler, ack_handlers
 from chmd.alerts.audit import AuditEvent, AuditLog, audit_samples
 from chmd.alerts.dedup import Action, Entry, decide, due_escalations
 from chmd.alerts.inhibit import compile_inhibitions, inhibiting_alert
@@ -449,6 +450,12 @@ class AlertPipeline:
         return ack_mod.ack_link(
             cfg.base_url, key, alert.fingerprint, self._wall_clock(), cfg.link_ttl
         )
+
+    def http_routes(self) -> list[tuple[str, str, Handler]]:
+        """The ack-link routes to mount on chmd's HTTP server (none without `ack.secret_key`)."""
+        if self.settings.ack.secret_key is None:
+            return []
+        return ack_handlers(self, self.settings.ack.secret_key.reveal().encode())
 
     def alert(self, fingerprint: str) -> Alert | None:
         return self._alerts.get(fingerprint)
