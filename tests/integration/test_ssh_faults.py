@@ -60,6 +60,8 @@ class FakeCisco:
         self.connections = 0
         self.auth_attempts = 0
         self.received: list[str] = []
+        self.active = 0  # exec channels open right now, and the most ever open at once
+        self.max_active = 0
         self.port = 0
         self._server: Any = None
 
@@ -73,7 +75,17 @@ class FakeCisco:
         return self.outputs.get(command, "")
 
     async def _handle(self, process: asyncssh.SSHServerProcess[str]) -> None:
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        try:
+            await self._serve(process)
+        finally:
+            self.active -= 1
+
+    async def _serve(self, process: asyncssh.SSHServerProcess[str]) -> None:
         if process.command is not None:
+            if self.faults.get(process.command) == "slow":
+                await asyncio.sleep(0.2)
             fault = self.faults.get(process.command)
             if fault in ("hang", "drop"):
                 self.received.append(process.command)
@@ -449,3 +461,32 @@ async def test_broken_command_set_is_a_config_error(
         await coll.aclose()
     assert reasons(result) == {"command set": "config"}
     assert str(own) in result.errors[0].message
+
+
+async def test_fleet_limit_caps_devices_polled_at_once(
+    fake: FakeCisco, known_hosts: Path, tmp_path: Path
+) -> None:
+    """With max_sessions 1, two devices polled together never have two commands running."""
+    fake.faults["show version"] = "slow"
+    coll = SshCollector(SshCollectorSettings(max_sessions=1), state_dir=tmp_path)
+    first = device(fake, known_hosts)
+    second = first.model_copy(update={"name": "r2"})
+    try:
+        results = await asyncio.gather(coll.poll(first), coll.poll(second))
+    finally:
+        await coll.aclose()
+    assert [r.errors for r in results] == [(), ()]
+    assert fake.connections == 2
+    assert fake.max_active == 1
+
+
+async def test_one_poll_at_a_time_per_device(
+    fake: FakeCisco, known_hosts: Path, collector: SshCollector
+) -> None:
+    """Two overlapping polls of one device run one after the other on its one connection."""
+    fake.faults["show version"] = "slow"
+    dev = device(fake, known_hosts)
+    results = await asyncio.gather(collector.poll(dev), collector.poll(dev))
+    assert [r.errors for r in results] == [(), ()]
+    assert fake.connections == 1
+    assert fake.max_active == 1
