@@ -11,9 +11,7 @@ against the directory of chmd.yaml. Each stage owns the model of its own section
 from __future__ import annotations
 
 import glob
-import importlib
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -25,6 +23,7 @@ from chmd.errors import ConfigError
 from chmd.inventory.load import Inventory, load_inventory
 from chmd.inventory.schema import Device
 from chmd.notify.settings import NotifySettings
+from chmd.rules.load import RuleSet, load_rule_files
 from chmd.secrets import LITERAL_WARNING, find_secrets
 from chmd.store.settings import StorageSettings
 from chmd.yamlfile import (
@@ -131,7 +130,7 @@ class LoadedConfig:
     config: ChmdConfig
     inventory: Inventory
     rule_files: tuple[Path, ...] = ()
-    rules: Any = None  # chmd.rules.load.RuleSet when the rules stage provides it
+    rules: RuleSet = field(default_factory=lambda: RuleSet(()))  # compiled by chmd.rules
     warnings: tuple[str, ...] = field(default=())
 
     @property
@@ -170,7 +169,7 @@ def load_config(path: Path) -> LoadedConfig:
         inventory = result.inventory
     rule_problems: list[str] = []
     rule_files: list[Path] = []
-    rules: Any = None
+    rules: RuleSet | None = None
     if rules_settings is not None:
         rule_files = _expand_rule_files(doc, rules_settings, path.parent, warnings)
         rules = _load_rules(rule_files, rules_settings.interval, rule_problems)
@@ -188,7 +187,7 @@ def load_config(path: Path) -> LoadedConfig:
         config=_resolve_paths(config, base),
         inventory=inventory,
         rule_files=tuple(rule_files),
-        rules=rules,
+        rules=rules or RuleSet(()),
         warnings=tuple(str(p) for p in _ordered(warnings, shown)),
     )
 
@@ -240,45 +239,14 @@ def _expand_rule_files(
 
 TEST_FILE_SUFFIXES = (".test.yaml", ".test.yml")
 
-RuleLoader = Callable[[list[Path], float], Any]
 
-
-def _rule_loader() -> RuleLoader | None:
-    """The rules stage's `load_rule_files(paths, default_interval_s)`, when it exists."""
+def _load_rules(paths: list[Path], interval_s: float, problems: list[str]) -> RuleSet | None:
+    """The rules stage validates and compiles the rule files (chmd.rules.load)."""
     try:
-        module = importlib.import_module("chmd.rules.load")
-    except ModuleNotFoundError as exc:
-        if exc.name != "chmd.rules.load":
-            raise
-        return None
-    loader: RuleLoader | None = getattr(module, "load_rule_files", None)
-    return loader
-
-
-def _load_rules(paths: list[Path], interval_s: float, problems: list[str]) -> Any:
-    loader = _rule_loader()
-    if loader is None:
-        problems.extend(_check_rule_files_only(paths))
-        return None
-    try:
-        return loader(paths, interval_s)
+        return load_rule_files(paths, interval_s)
     except ConfigError as exc:
         problems.extend(exc.problems)
         return None
-
-
-def _check_rule_files_only(paths: list[Path]) -> list[str]:
-    """Without the rules stage: each rule file must be valid YAML holding a mapping."""
-    problems: list[str] = []
-    for path in paths:
-        try:
-            doc = load_yaml(path, str(path))
-        except YamlFileError as exc:
-            problems.extend(str(p) for p in exc.problems)
-            continue
-        if doc.data is not None and not isinstance(doc.data, dict):
-            problems.append(str(Problem(doc.mark(()), "", "expected a mapping")))
-    return problems
 
 
 def _ordered(problems: list[Problem], first: str) -> list[Problem]:

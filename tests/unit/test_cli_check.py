@@ -126,9 +126,9 @@ def test_show_prints_effective_merged_config(
     assert shown["storage"]["spool_dir"] == str(tmp_path / "state" / "spool")
 
 
-@pytest.mark.parametrize("file", ["chmd", "devices"])
+@pytest.mark.parametrize("file", ["chmd", "devices", "rules"])
 def test_schema_is_valid_json_schema(file: str) -> None:
-    """`chmd schema chmd|devices` prints a JSON Schema that is itself valid."""
+    """`chmd schema chmd|devices|rules` prints a JSON Schema that is itself valid."""
     result = CliRunner().invoke(main, ["schema", file])
     assert result.exit_code == 0, result.output
     jsonschema.Draft202012Validator.check_schema(json.loads(result.stdout))
