@@ -276,7 +276,7 @@ def pydantic_problems(doc: YamlDoc, exc: ValidationError) -> list[Problem]:
         problem = Problem(mark, format_key_path(path), message + (f" ({hint})" if hint else ""))
         if str(problem) not in {str(p) for p in problems}:
             problems.append(problem)
-    return problems
+    return sorted(problems, key=lambda p: (p.mark.line, p.mark.column) if p.mark else (0, 0))
 
 
 def _data_path(data: Any, loc: tuple[int | str, ...]) -> tuple[str, ...]:
