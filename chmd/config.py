@@ -162,7 +162,7 @@ def load_config(path: Path) -> LoadedConfig:
     rules_settings = config.rules if config else _section(RulesSettings, raw, base)
     inventory = Inventory()
     if inventory_settings is not None:
-        files = [_file_pair(path.parent, f) for f in inventory_settings.files]
+        files = _existing_files(doc, inventory_settings.files, path.parent, errors)
         result = load_inventory(files, base)
         errors.extend(result.errors)
         warnings.extend(result.warnings)
@@ -171,7 +171,7 @@ def load_config(path: Path) -> LoadedConfig:
     rule_files: list[Path] = []
     rules: RuleSet | None = None
     if rules_settings is not None:
-        rule_files = _expand_rule_files(doc, rules_settings, path.parent, warnings)
+        rule_files = _expand_rule_files(doc, rules_settings, path.parent, errors, warnings)
         rules = _load_rules(rule_files, rules_settings.interval, rule_problems)
     if config is not None:
         warnings.extend(
@@ -219,8 +219,27 @@ def _file_pair(shown_dir: Path, name: str) -> tuple[Path, str]:
     return path, os.path.normpath(path)
 
 
+def _existing_files(
+    doc: YamlDoc, names: list[str], shown_dir: Path, errors: list[Problem]
+) -> list[tuple[Path, str]]:
+    """The inventory files named in chmd.yaml; a missing one is an error at its name."""
+    found = []
+    for index, name in enumerate(names):
+        path, shown = _file_pair(shown_dir, name)
+        if path.is_file():
+            found.append((path, shown))
+        else:
+            loc = ("inventory", "files", str(index))
+            errors.append(Problem(doc.mark(loc), format_key_path(loc), f"no such file: {shown}"))
+    return found
+
+
 def _expand_rule_files(
-    doc: YamlDoc, settings: RulesSettings, shown_dir: Path, warnings: list[Problem]
+    doc: YamlDoc,
+    settings: RulesSettings,
+    shown_dir: Path,
+    errors: list[Problem],
+    warnings: list[Problem],
 ) -> list[Path]:
     """Globs relative to chmd.yaml's directory → sorted files; a pattern matching nothing
     warns. A glob skips rule test files (`*.test.yaml`); naming one explicitly loads it."""
@@ -230,9 +249,12 @@ def _expand_rule_files(
         matches = sorted(glob.glob(full)) if glob.has_magic(full) else [full]
         if glob.has_magic(full):  # rule tests (`chmd rules test`) live beside their rules
             matches = [m for m in matches if not m.endswith(TEST_FILE_SUFFIXES)]
+        loc = ("rules", "files", str(index))
         if glob.has_magic(full) and not matches:
-            loc = ("rules", "files", str(index))
             warnings.append(Problem(doc.mark(loc), format_key_path(loc), "matches no file"))
+        elif not glob.has_magic(full) and not Path(full).is_file():
+            errors.append(Problem(doc.mark(loc), format_key_path(loc), f"no such file: {full}"))
+            continue
         found.extend(Path(m) for m in matches if Path(m) not in found)
     return found
 

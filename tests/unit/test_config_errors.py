@@ -184,6 +184,19 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
             "chmd.yaml:8:10: log.level: expected 'debug', 'info', 'warning' or 'error'",
         ],
     ),
+    "missing files": (
+        {
+            "chmd.yaml": (
+                "inventory:\n  files: [devices.yaml, sites/nope.yaml]\n"
+                "rules:\n  files: [rules/*.yaml, extra.yaml]\n"
+            ),
+            "devices.yaml": "devices: {}\n",
+        },
+        [
+            "chmd.yaml:2:25: inventory.files[1]: no such file: sites/nope.yaml",
+            "chmd.yaml:4:25: rules.files[1]: no such file: extra.yaml",
+        ],
+    ),
     "YAML syntax error": (
         {"devices.yaml": "devices:\n  sw1:\n    host: [192.0.2.1\n"},
         [
