@@ -1,3 +1,8 @@
 """chmd: the Catalyst Health Monitor daemon."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("chmd")  # one source of truth: pyproject.toml's [project] version
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
