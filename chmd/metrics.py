@@ -25,7 +25,7 @@ from prometheus_client import (
 )
 
 from chmd import __version__
-from chmd.model import Alert, AlertState, Severity
+from chmd.model import Alert, AlertState, PollResult, Sample, Severity
 
 ALERT_STATES = (AlertState.PENDING, AlertState.FIRING)
 """The states an active alert can be in; each (state, severity) pair is always exported."""
@@ -37,6 +37,30 @@ def count_alerts(alerts: Iterable[Alert]) -> dict[tuple[str, str], int]:
     """Active alerts counted by (state, severity), every pair present (zero when none)."""
     tally = Tally((str(a.state), str(a.severity)) for a in alerts if a.state in ALERT_STATES)
     return {(str(s), str(v)): tally[(str(s), str(v))] for s in ALERT_STATES for v in Severity}
+
+
+POLL_MEASUREMENT = "chmd_poll"
+
+
+def poll_sample(result: PollResult, time_ns: int) -> Sample:
+    """One `chmd_poll` point per poll, written beside the device's data (like Telegraf's
+    `internal_gather`): what the Grafana fleet dashboard counts devices up/down from.
+
+    Tags `device`, `collector`; fields `up` (1 when the device answered), `duration_seconds`,
+    `errors` (failed steps), `samples`, `varbinds`.
+    """
+    return Sample(
+        POLL_MEASUREMENT,
+        {"device": result.device, "collector": result.collector},
+        {
+            "up": 1 if result.ok else 0,
+            "duration_seconds": float(result.duration_s),
+            "errors": len(result.errors),
+            "samples": len(result.samples),
+            "varbinds": result.varbinds,
+        },
+        time_ns,
+    )
 
 
 class DaemonMetrics:

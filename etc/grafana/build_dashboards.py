@@ -133,7 +133,8 @@ def variable(name: str, query: str, label: str) -> dict[str, Any]:
 
 
 ALERT_ANNOTATION_QUERY = (
-    'SELECT "summary", "rule", "severity", "state" FROM "alerts" WHERE $timeFilter{extra}'
+    'SELECT "summary", "rule", "severity", "state" FROM "alerts" '
+    "WHERE (\"state\" = 'firing' OR \"state\" = 'resolved') AND $timeFilter{extra}"
 )
 
 
@@ -191,8 +192,9 @@ def dashboard(
 
 # --- dashboards -------------------------------------------------------------------------------
 
-BPS_IN = 'non_negative_derivative(last("ifHCInOctets"), 1s) * 8'
-BPS_OUT = 'non_negative_derivative(last("ifHCOutOctets"), 1s) * 8'
+# chmd derives these per poll (wrap- and reset-safe, docs/snmp.md): octets/s, % of ifHighSpeed
+BPS_IN = 'mean("in_octets_rate") * 8'
+BPS_OUT = 'mean("out_octets_rate") * 8'
 
 
 def fleet() -> dict[str, Any]:
@@ -235,9 +237,9 @@ def fleet() -> dict[str, Any]:
                 "Active alerts",
                 [
                     influx(
-                        'SELECT count("firing") FROM (SELECT last("firing") AS "firing" '
+                        'SELECT count("state") FROM (SELECT last("state") AS "state" '
                         'FROM "alerts" WHERE $timeFilter GROUP BY "fingerprint") '
-                        'WHERE "firing" = 1'
+                        "WHERE \"state\" = 'firing'"
                     )
                 ],
                 description="Alerts whose latest state change in the range is to firing.",
@@ -294,12 +296,10 @@ def fleet() -> dict[str, Any]:
         lay.place(
             top_table(
                 "Top interface utilisation",
-                'SELECT max("in_bps") AS "in bps", max("out_bps") AS "out bps" FROM '
-                f'(SELECT {BPS_IN} AS "in_bps", {BPS_OUT} AS "out_bps" FROM "interface" '
-                'WHERE $timeFilter GROUP BY time($__interval), "device", "ifName") '
-                'GROUP BY "device", "ifName"',
-                "in bps",
-                "bps",
+                'SELECT max("in_utilization") AS "in %", max("out_utilization") AS "out %" '
+                'FROM "interface" WHERE $timeFilter GROUP BY "device", "ifName"',
+                "in %",
+                "percent",
             ),
             12,
             8,
@@ -324,8 +324,9 @@ def fleet() -> dict[str, Any]:
                 "Alert changes",
                 [
                     influx(
-                        'SELECT "state", "severity", "rule", "summary", "value" FROM "alerts" '
-                        "WHERE $timeFilter ORDER BY time DESC LIMIT 100",
+                        'SELECT "state", "severity", "rule", "device", "summary", "value" '
+                        'FROM "alerts" WHERE "state" <> \'\' AND $timeFilter '
+                        "ORDER BY time DESC LIMIT 100",
                         fmt="table",
                     )
                 ],
@@ -348,7 +349,7 @@ def device() -> dict[str, Any]:
             panel(
                 "stat",
                 "Uptime",
-                [influx(f'SELECT last("sysUpTime") / 100 FROM "system" WHERE {where}')],
+                [influx(f'SELECT last("uptime") FROM "system" WHERE {where}')],
                 unit="s",
                 options={"reduceOptions": {"calcs": ["lastNotNull"]}},
             ),
@@ -469,8 +470,8 @@ def device() -> dict[str, Any]:
                 "Interface errors and discards",
                 [
                     influx(
-                        'SELECT non_negative_derivative(last("ifInErrors"), 1s) AS "in errors", '
-                        'non_negative_derivative(last("ifOutErrors"), 1s) AS "out errors" '
+                        'SELECT mean("ifInErrors_rate") AS "in errors", '
+                        'mean("ifOutErrors_rate") AS "out errors" '
                         f'FROM "interface" WHERE {where} '
                         'GROUP BY time($__interval), "ifName" fill(null)',
                         alias="$tag_ifName $col",
@@ -535,13 +536,13 @@ def interface() -> dict[str, Any]:
                 "Utilisation",
                 [
                     influx(
-                        f'SELECT {BPS_IN} / 10000 / last("ifHighSpeed") AS "in", '
-                        f'{BPS_OUT} / 10000 / last("ifHighSpeed") AS "out" FROM "interface" '
+                        'SELECT mean("in_utilization") AS "in", '
+                        'mean("out_utilization") AS "out" FROM "interface" '
                         f"WHERE {where} GROUP BY time($__interval) fill(null)",
                     )
                 ],
                 unit="percent",
-                description="Bits per second over ifHighSpeed (Mb/s).",
+                description="Bits per second over ifHighSpeed, as chmd derives it.",
             ),
             12,
             8,
@@ -552,8 +553,8 @@ def interface() -> dict[str, Any]:
                 "Packets",
                 [
                     influx(
-                        'SELECT non_negative_derivative(last("ifHCInUcastPkts"), 1s) AS "in", '
-                        'non_negative_derivative(last("ifHCOutUcastPkts"), 1s) AS "out" '
+                        'SELECT mean("ifHCInUcastPkts_rate") AS "in", '
+                        'mean("ifHCOutUcastPkts_rate") AS "out" '
                         f'FROM "interface" WHERE {where} GROUP BY time($__interval) fill(null)',
                     )
                 ],
@@ -568,10 +569,10 @@ def interface() -> dict[str, Any]:
                 "Errors and discards",
                 [
                     influx(
-                        'SELECT non_negative_derivative(last("ifInErrors"), 1s) AS "in errors", '
-                        'non_negative_derivative(last("ifOutErrors"), 1s) AS "out errors", '
-                        'non_negative_derivative(last("ifInDiscards"), 1s) AS "in discards", '
-                        'non_negative_derivative(last("ifOutDiscards"), 1s) AS "out discards" '
+                        'SELECT mean("ifInErrors_rate") AS "in errors", '
+                        'mean("ifOutErrors_rate") AS "out errors", '
+                        'mean("ifInDiscards_rate") AS "in discards", '
+                        'mean("ifOutDiscards_rate") AS "out discards" '
                         f'FROM "interface" WHERE {where} GROUP BY time($__interval) fill(null)',
                     )
                 ],

@@ -10,8 +10,8 @@ from prometheus_client import CollectorRegistry
 
 from chmd import __version__
 from chmd.http import split_listen
-from chmd.metrics import DaemonMetrics, Metrics, count_alerts
-from chmd.model import Alert, AlertState, Severity
+from chmd.metrics import DaemonMetrics, Metrics, count_alerts, poll_sample
+from chmd.model import Alert, AlertState, CollectError, PollResult, Sample, Severity
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -100,3 +100,29 @@ def test_bad_listen_address_rejected() -> None:
     """A listen address without a port is refused with a hint."""
     with pytest.raises(ValueError, match="write host:port"):
         split_listen("127.0.0.1")
+
+
+def test_poll_sample_of_failed_poll() -> None:
+    """A poll that returned nothing becomes chmd_poll up=0 with its error count and duration."""
+    error = CollectError("sw1", "get system", "timeout", "sw1: timeout")
+    sample = poll_sample(PollResult("sw1", "snmp", (), 2.5, (error,)), time_ns=7)
+    assert (sample.measurement, dict(sample.tags), sample.time_ns) == (
+        "chmd_poll",
+        {"device": "sw1", "collector": "snmp"},
+        7,
+    )
+    assert sample.fields == {
+        "up": 0,
+        "duration_seconds": 2.5,
+        "errors": 1,
+        "samples": 0,
+        "varbinds": 0,
+    }
+
+
+def test_poll_sample_of_answered_poll() -> None:
+    """A poll with samples is up=1, even with partial errors."""
+    data = Sample("system", {"device": "sw1"}, {"uptime": 1.0}, 1)
+    error = CollectError("sw1", "walk cpu", "no_such_object", "sw1: no cpu table")
+    sample = poll_sample(PollResult("sw1", "snmp", (data,), 0.1, (error,), varbinds=4), 1)
+    assert (sample.fields["up"], sample.fields["samples"], sample.fields["varbinds"]) == (1, 1, 4)
