@@ -7,11 +7,13 @@ import shutil
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from aiohttp import web
 
+from chmd import __version__
 from chmd.errors import ChmdError
 from chmd.http import HttpServer
 from chmd.metrics import Metrics
@@ -104,3 +106,19 @@ async def test_port_in_use_is_a_chmd_error(served: tuple[HttpServer, Metrics, St
     other = HttpServer(metrics.registry, f"127.0.0.1:{server.port}")
     with pytest.raises(ChmdError, match=f"127.0.0.1:{server.port}"):
         await other.start()
+
+
+async def test_real_prometheus_scrapes_metrics(
+    served: tuple[HttpServer, Metrics, State], prometheus_factory: Callable[..., Any]
+) -> None:
+    """A real Prometheus scrapes /metrics: the target is up and chmd's metrics are stored."""
+    server, metrics, _ = served
+    metrics.daemon.devices.set(12)
+    prometheus = prometheus_factory([f"127.0.0.1:{server.port}"])
+    await asyncio.to_thread(prometheus.wait_up)
+    targets = await asyncio.to_thread(prometheus.active_targets)
+    assert [t["health"] for t in targets] == ["up"]
+    stored = await asyncio.to_thread(prometheus.query, "chmd_devices_configured")
+    assert [s["value"][1] for s in stored] == ["12"]
+    build = await asyncio.to_thread(prometheus.query, "chmd_build_info")
+    assert build[0]["metric"]["version"] == __version__
