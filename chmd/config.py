@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from chmd.collect.ssh.settings import SshCollectorSettings
 from chmd.configtypes import Duration, StrictModel
 from chmd.errors import ConfigError
 from chmd.inventory.load import Inventory, load_inventory
@@ -38,6 +39,7 @@ from chmd.yamlfile import (
 )
 
 DEFAULT_METRICS_LISTEN = "127.0.0.1:9515"
+DEFAULT_KNOWN_HOSTS = "known_hosts"  # beside chmd.yaml (docs/ssh.md)
 _M = TypeVar("_M", bound=StrictModel)
 
 
@@ -84,13 +86,6 @@ class LogSettings(StrictModel):
     format: Literal["auto", "console", "json"] = "auto"
 
 
-class SshSettings(StrictModel):
-    """Daemon-wide SSH settings; per-device access is in the inventory."""
-
-    known_hosts: str = "known_hosts"
-    max_sessions: int = Field(20, ge=1, le=10000)
-
-
 class SnmpSettings(StrictModel):
     """Daemon-wide SNMP settings; per-device access is in the inventory."""
 
@@ -107,7 +102,7 @@ class ChmdConfig(StrictModel):
     state_dir: str = "/var/lib/chmd"
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
-    ssh: SshSettings = Field(default_factory=SshSettings)
+    ssh: SshCollectorSettings = Field(default_factory=SshCollectorSettings)
     snmp: SnmpSettings = Field(default_factory=SnmpSettings)
 
     @model_validator(mode="before")
@@ -291,6 +286,19 @@ def _absolute(base: Path, value: str) -> str:
     return os.path.normpath(path if path.is_absolute() else base / path)
 
 
+def _resolve_ssh_paths(ssh: SshCollectorSettings, base: Path) -> SshCollectorSettings:
+    """SSH paths absolute; known_hosts defaults to `known_hosts` beside chmd.yaml."""
+    known = ssh.known_hosts if "known_hosts" in ssh.model_fields_set else DEFAULT_KNOWN_HOSTS
+    tofu = ssh.tofu_known_hosts
+    return ssh.model_copy(
+        update={
+            "known_hosts": _absolute(base, known),
+            "tofu_known_hosts": _absolute(base, tofu) if tofu is not None else None,
+            "command_sets": {k: _absolute(base, v) for k, v in ssh.command_sets.items()},
+        }
+    )
+
+
 def _resolve_paths(config: ChmdConfig, base: Path) -> ChmdConfig:
     """Relative paths → absolute against chmd.yaml's directory; the spool defaults to
     `<state_dir>/spool` unless `storage.spool_dir` is set."""
@@ -310,9 +318,7 @@ def _resolve_paths(config: ChmdConfig, base: Path) -> ChmdConfig:
             "state_dir": state_dir,
             "storage": storage.model_copy(update={"spool_dir": spool_dir}),
             "inventory": inventory,
-            "ssh": config.ssh.model_copy(
-                update={"known_hosts": _absolute(base, config.ssh.known_hosts)}
-            ),
+            "ssh": _resolve_ssh_paths(config.ssh, base),
         }
     )
 
@@ -326,7 +332,6 @@ __all__ = [
     "MetricsSettings",
     "RulesSettings",
     "SnmpSettings",
-    "SshSettings",
     "default_config_path",
     "load_config",
 ]
