@@ -39,6 +39,10 @@ from chmd.yamlfile import (
 )
 
 TOP_KEYS = ("defaults", "groups", "devices")
+_MAPPING_HINTS = {
+    ("devices",): " (name → settings, e.g. `core-sw1: {host: 192.0.2.1}`)",
+    ("groups",): " (name → settings, e.g. `core: {tags: {role: core}}`)",
+}
 DEVICE_ONLY_KEYS = ("groups",)
 
 
@@ -124,7 +128,8 @@ def _mapping(doc: YamlDoc, path: Path_, value: Any, errors: list[Problem]) -> di
         return {}
     if isinstance(value, dict):
         return value
-    errors.append(Problem(doc.mark(path), format_key_path(path), "expected a mapping"))
+    hint = _MAPPING_HINTS.get(path, "")
+    errors.append(Problem(doc.mark(path), format_key_path(path), f"expected a mapping{hint}"))
     return {}
 
 

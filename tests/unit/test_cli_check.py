@@ -154,3 +154,14 @@ def test_version() -> None:
     result = CliRunner().invoke(main, ["version"])
     assert result.exit_code == 0
     assert result.stdout == f"chmd {__version__}\n"
+
+
+def test_missing_config_file_exits_78(tmp_path: Path) -> None:
+    """A config file that cannot be read is a configuration error (78), with its name."""
+    missing = tmp_path / "nope.yaml"
+    result = CliRunner().invoke(main, ["check", "-c", str(missing)])
+    assert result.exit_code == 78
+    assert result.stderr.splitlines() == [
+        f"{missing}: cannot read: No such file or directory",
+        "1 error; nothing started.",
+    ]

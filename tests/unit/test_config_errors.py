@@ -197,6 +197,13 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
             "chmd.yaml:4:25: rules.files[1]: no such file: extra.yaml",
         ],
     ),
+    "devices written as a list": (
+        {"devices.yaml": "devices:\n  - name: sw1\n    host: 192.0.2.1\n"},
+        [
+            "devices.yaml:1:1: devices: expected a mapping "
+            "(name → settings, e.g. `core-sw1: {host: 192.0.2.1}`)",
+        ],
+    ),
     "YAML syntax error": (
         {"devices.yaml": "devices:\n  sw1:\n    host: [192.0.2.1\n"},
         [
