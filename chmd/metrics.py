@@ -138,15 +138,41 @@ class DaemonMetrics:
 class Metrics:
     """Every chmd_* metric on `registry`, plus process_* and python_* runtime metrics.
 
-    Stage metric classes are attached by the daemon as it builds each stage (their
-    constructors take the same registry); this class only owns the shared registry
-    and the daemon's own metrics.
+    Composes the daemon's own metrics with each stage's class, all on the same registry:
+    `collect` (chmd_collect_*: polls, results by reason, varbinds, last success, overruns),
+    `store` (chmd_store_*: points, batches, errors, latency, spool, dead letters) and
+    `notify` (chmd_notify_*: notifications by receiver and outcome). The SSH collector adds
+    chmd_ssh_* when built with this registry. Built once per process: a reload reuses it.
     """
 
     def __init__(self, registry: CollectorRegistry | None = None, *, runtime: bool = True) -> None:
+        from chmd.collect.metrics import CollectMetrics
+        from chmd.notify.metrics import NotifyMetrics
+        from chmd.store.metrics import StoreMetrics
+
         self.registry = registry if registry is not None else CollectorRegistry()
         if runtime:
             ProcessCollector(registry=self.registry)
             PlatformCollector(registry=self.registry)
             GCCollector(registry=self.registry)
         self.daemon = DaemonMetrics(self.registry)
+        self.collect = CollectMetrics(self.registry)
+        self.store = StoreMetrics(self.registry)
+        self.notify = NotifyMetrics(self.registry)
+
+
+_SUFFIXES = {
+    "counter": ("_total",),
+    "histogram": ("_bucket", "_sum", "_count"),
+    "summary": ("_sum", "_count", ""),
+    "info": ("_info",),
+}
+
+
+def metric_names(registry: CollectorRegistry) -> set[str]:
+    """Every series name the registry can expose (`…_total`, `…_bucket`, …), labelled
+    metrics included before their first use."""
+    names: set[str] = set()
+    for family in registry.collect():
+        names.update(family.name + suffix for suffix in _SUFFIXES.get(family.type, ("",)))
+    return names

@@ -692,6 +692,70 @@ def self_health() -> dict[str, Any]:
             "short",
         ),
         ts(
+            "Poll duration (p90) by collector",
+            "histogram_quantile(0.9, sum by (le, collector) "
+            f"(rate(chmd_collect_poll_duration_seconds_bucket{job}[$__rate_interval])))",
+            "{{collector}}",
+            "s",
+        ),
+        ts(
+            "Poll results by reason",
+            "sum by (collector, reason) "
+            f"(rate(chmd_collect_poll_results_total{job}[$__rate_interval]))",
+            "{{collector}} {{reason}}",
+            "ops",
+        ),
+        ts(
+            "Seconds since last successful poll (top 10 devices)",
+            f"topk(10, time() - chmd_collect_last_success_timestamp_seconds{job})",
+            "{{device}} {{collector}}",
+            "s",
+        ),
+        ts(
+            "Scheduler overruns",
+            f"sum by (device) (increase(chmd_collect_overruns_total{job}[$__rate_interval]))",
+            "{{device}}",
+            "short",
+        ),
+        ts(
+            "SNMP varbinds read",
+            f"sum(rate(chmd_collect_snmp_varbinds_total{job}[$__rate_interval]))",
+            "varbinds/s",
+            "ops",
+        ),
+        ts(
+            "Points written",
+            f"sum by (tier) (rate(chmd_store_points_written_total{job}[$__rate_interval]))",
+            "{{tier}}",
+            "ops",
+        ),
+        ts(
+            "Write errors",
+            f"sum by (error) (rate(chmd_store_write_errors_total{job}[$__rate_interval]))",
+            "{{error}}",
+            "ops",
+        ),
+        ts(
+            "Write latency (p90)",
+            "histogram_quantile(0.9, sum by (le) "
+            f"(rate(chmd_store_write_duration_seconds_bucket{job}[$__rate_interval])))",
+            "p90",
+            "s",
+        ),
+        ts("Spool size", f"chmd_store_spool_bytes{job}", "{{instance}}", "bytes"),
+        ts(
+            "Spool oldest record age",
+            f"chmd_store_spool_oldest_record_age_seconds{job}",
+            "{{instance}}",
+            "s",
+        ),
+        ts(
+            "Dead-letter points (rejected by InfluxDB)",
+            f"sum(increase(chmd_store_dead_letter_points_total{job}[$__rate_interval]))",
+            "dead letters",
+            "short",
+        ),
+        ts(
             "Notifications",
             "sum by (receiver, outcome) "
             f"(rate(chmd_notify_notifications_total{job}[$__rate_interval]))",

@@ -389,3 +389,22 @@ def test_every_influxql_query_returns_rows(loaded: Loaded, device: str) -> None:
         if not columns or nulls:
             empty.append(f"{where}: {nulls or 'no rows'}: {substitute(text, variables)}")
     assert empty == []
+
+
+def test_self_health_metric_names_exist() -> None:
+    """Every chmd_*/process_* metric the self-health dashboard queries is one chmd exposes
+    (promtool parses a misspelt name happily; this catches it)."""
+    from prometheus_client import CollectorRegistry
+
+    from chmd.collect.ssh.metrics import SshMetrics
+    from chmd.metrics import Metrics, metric_names
+
+    registry = CollectorRegistry()
+    Metrics(registry)
+    SshMetrics(registry)
+    known = metric_names(registry) | {"up"}
+    used = set()
+    for _, target in _targets(_load(GRAFANA / "dashboards/self.json"), "prometheus"):
+        used |= set(re.findall(r"\b((?:chmd|process|python)_[a-z_]+|up)\b", target["expr"]))
+    assert used
+    assert used - known == set()
