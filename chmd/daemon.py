@@ -155,6 +155,7 @@ class Daemon:
             devices=len(devices),
             enabled=sum(1 for d in devices if d.enabled),
             rule_files=len(config.rule_files),
+            rules=len(config.rules.rules),
             polling=bool(self._stages),
         )
 

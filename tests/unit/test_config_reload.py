@@ -184,6 +184,7 @@ async def test_summary_says_it_does_not_poll() -> None:
             "devices": 2,
             "enabled": 2,
             "rule_files": 0,
+            "rules": 0,
             "polling": False,
         }
     ]
