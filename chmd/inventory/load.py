@@ -39,7 +39,7 @@ from chmd.yamlfile import (
 )
 
 TOP_KEYS = ("defaults", "groups", "devices")
-_MAPPING_HINTS = {
+_MAPPING_HINTS: dict[Path_, str] = {
     ("devices",): " (name → settings, e.g. `core-sw1: {host: 192.0.2.1}`)",
     ("groups",): " (name → settings, e.g. `core: {tags: {role: core}}`)",
 }
