@@ -139,9 +139,25 @@ class SkipCounts:
         self.fields[reason] = self.fields.get(reason, 0) + 1
 
 
+_SERIES_CACHE_LIMIT = 262144
+_series_cache: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+_field_prefix: dict[str, str] = {}
+
+
 def series_key(sample: Sample) -> str:
     """`measurement,tag=value,…` with tags sorted by key (InfluxDB's own order); "" when the
-    measurement is empty or would read as a comment (`#…`)."""
+    measurement is empty or would read as a comment (`#…`). Cached per series."""
+    cache_key = (sample.measurement, tuple(sample.tags.items()))
+    key = _series_cache.get(cache_key)
+    if key is None:
+        key = _series_key(sample)
+        if len(_series_cache) >= _SERIES_CACHE_LIMIT:
+            _series_cache.clear()
+        _series_cache[cache_key] = key
+    return key
+
+
+def _series_key(sample: Sample) -> str:
     measurement = escape_measurement(sample.measurement)
     if not measurement or measurement[0] == "#":
         return ""
@@ -152,34 +168,46 @@ def series_key(sample: Sample) -> str:
     return ",".join(parts)
 
 
+def _prefix(key: str) -> str:
+    escaped = escape_field_key(key)
+    prefix = f"{escaped}=" if escaped else ""
+    if len(_field_prefix) >= _CACHE_LIMIT:
+        _field_prefix.clear()
+    _field_prefix[key] = prefix
+    return prefix
+
+
 def field_set(sample: Sample, skipped: SkipCounts) -> str:
     """`key=value,…`; fields InfluxDB cannot store are counted in `skipped` and left out."""
     out: list[str] = []
+    append = out.append
+    prefixes = _field_prefix
     for key, value in sample.fields.items():
-        kind = type(value)
-        if kind is float:
-            if not math.isfinite(value):  # type: ignore[arg-type]
-                skipped.add_field("nan")
-                continue
-            text = repr(value)
-        elif kind is bool:
-            text = "true" if value else "false"
-        elif kind is int:
-            if not INT64_MIN <= value <= INT64_MAX:  # type: ignore[operator]
-                skipped.add_field("int_range")
-                continue
-            text = f"{value}i"
-        elif kind is str:
-            text = escape_string(value)  # type: ignore[arg-type]
-        else:
-            text = _other(value, skipped)
-            if not text:
-                continue
-        escaped = escape_field_key(key)
-        if not escaped:
+        prefix = prefixes.get(key)
+        if prefix is None:
+            prefix = _prefix(key)
+        if not prefix:
             skipped.add_field("empty_key")
             continue
-        out.append(f"{escaped}={text}")
+        kind = type(value)
+        if kind is int:
+            if INT64_MIN <= value <= INT64_MAX:  # type: ignore[operator]
+                append(f"{prefix}{value}i")
+            else:
+                skipped.add_field("int_range")
+        elif kind is float:
+            if value - value == 0.0:  # type: ignore[operator]  # finite: not NaN, not ±inf
+                append(f"{prefix}{value!r}")
+            else:
+                skipped.add_field("nan")
+        elif kind is str:
+            append(prefix + escape_string(value))  # type: ignore[arg-type]
+        elif kind is bool:
+            append(prefix + ("true" if value else "false"))
+        else:
+            text = _other(value, skipped)
+            if text:
+                append(prefix + text)
     return ",".join(out)
 
 

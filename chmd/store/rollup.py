@@ -1,54 +1,50 @@
-"""Rollups computed by chmd: per series and window, mean/min/max/last of every numeric field.
+"""Rollups computed by chmd: per series and window, aggregates of gauges and rates.
 
 Pure core (`Rollups.observe`, `Rollups.close_due` take times, never read a clock) plus JSON
-persistence of the open windows (`to_json`/`from_json`), so a restart neither loses nor
+persistence of the open windows (`to_json`/`load_json`), so a restart neither loses nor
 doubles a window.
 
+Fields: a numeric field whose name ends in `_rate` is a rate → `<field>_mean`, `<field>_max`;
+any other int/float field is a gauge → `<field>_mean`, `_min`, `_max`, `_last` — except fields
+matching an exclude pattern (raw counters such as `*Octets`: their rate is rolled up instead).
+All rollup fields are floats. Booleans and strings are not rolled up.
+
 Windows are aligned to the epoch like InfluxQL's `GROUP BY time(5m)`; a closed window becomes
-one `Sample` with the raw sample's measurement and tags, time = window start, and fields
-`<field>_mean`, `<field>_min`, `<field>_max`, `<field>_last` (all floats) for every int/float
-field (booleans and strings are not rolled up). A window closes when a sample of the same
-series arrives in a later window, or when `close_due(now)` finds it ended more than `grace`
-ago. A sample older than its series' open window (or of an already closed window) is late:
-counted, not rolled up (a closed window is never written twice).
+one `Sample` with the raw sample's measurement and tags at time = window start. Tiers cascade:
+raw samples feed the smallest window, each closed window feeds the next tier (every window
+must be a multiple of the one before), so a raw sample costs one update whatever the number
+of tiers, and the 1h mean is exactly the mean of the raw points. A window closes when data of
+a later window of the same series arrives, or when `close_due(now)` finds it ended more than
+`grace` ago. A sample older than its series' open window (or of an already closed window) is
+late: counted, not rolled up (a closed window is never written twice).
 """
 
 from __future__ import annotations
 
+import fnmatch
+import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from chmd.model import Sample
 
-SUFFIXES = ("mean", "min", "max", "last")
+SKIP, GAUGE, RATE = 0, 1, 2
+RATE_SUFFIX = "_rate"
 
-
-@dataclass(slots=True)
-class _Agg:
-    count: int = 0
-    total: float = 0.0
-    low: float = float("inf")
-    high: float = float("-inf")
-    last: float = 0.0
-    last_ns: int = -1
-
-    def add(self, value: float, time_ns: int) -> None:
-        self.count += 1
-        self.total += value
-        self.low = min(self.low, value)
-        self.high = max(self.high, value)
-        if time_ns >= self.last_ns:
-            self.last, self.last_ns = value, time_ns
+# count, sum, min, max, last
+Agg = list[float]
 
 
 @dataclass(slots=True)
 class _Window:
     start_ns: int
     measurement: str
-    tags: dict[str, str]
-    aggs: dict[str, _Agg] = field(default_factory=dict)
+    tags: Mapping[str, str]
+    aggs: dict[str, Agg] = field(default_factory=dict)
+    kinds: dict[str, int] = field(default_factory=dict)
+    last_ns: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,68 +56,155 @@ class Closed:
 class Rollups:
     """Open windows for every (tier, series); `tiers` maps tier name → window in seconds."""
 
-    def __init__(self, tiers: Mapping[str, float]) -> None:
-        self.tiers = {name: int(seconds * 1e9) for name, seconds in tiers.items()}
+    def __init__(
+        self,
+        tiers: Mapping[str, float],
+        *,
+        exclude_fields: Iterable[str] = (),
+        measurements: Iterable[str] = ("*",),
+    ) -> None:
+        ordered = sorted(tiers.items(), key=lambda item: item[1])
+        self.tiers = {name: int(seconds * 1e9) for name, seconds in ordered}
+        self._names = list(self.tiers)
+        widths = list(self.tiers.values())
+        for small, big in itertools.pairwise(widths):
+            if big % small:
+                raise ValueError("each rollup window must be a multiple of the smaller ones")
+        self._exclude = tuple(exclude_fields)
+        self._measurements = tuple(measurements)
+        self._kinds: dict[str, dict[str, int] | None] = {}
         self._open: dict[tuple[str, str], _Window] = {}
         self._closed_upto: dict[tuple[str, str], int] = {}  # last closed window start
         self.late = 0
 
+    def kind(self, measurement: str, name: str) -> int:
+        """SKIP, GAUGE or RATE for a field (cached per measurement and field)."""
+        kinds = self._kinds.get(measurement)
+        if kinds is None:
+            if measurement in self._kinds or not any(
+                fnmatch.fnmatchcase(measurement, p) for p in self._measurements
+            ):
+                self._kinds[measurement] = None
+                return SKIP
+            kinds = self._kinds[measurement] = {}
+        found = kinds.get(name)
+        if found is None:
+            if any(fnmatch.fnmatchcase(name, p) for p in self._exclude):
+                found = SKIP
+            else:
+                found = RATE if name.endswith(RATE_SUFFIX) else GAUGE
+            kinds[name] = found
+        return found
+
     def observe(self, sample: Sample, series: str) -> list[Closed]:
         """Add one raw sample (`series` = its line-protocol series key); returns closed windows."""
-        numeric = [
-            (k, float(v))
-            for k, v in sample.fields.items()
-            if type(v) is float or (type(v) is int and not isinstance(v, bool))
-        ]
-        if not numeric:
+        if not self._names:
+            return []
+        kinds = self._kinds.get(sample.measurement, {})
+        if kinds is None:
+            return []
+        values: list[tuple[str, int, float]] = []
+        for name, value in sample.fields.items():
+            kind_of = type(value)
+            if kind_of is not float and kind_of is not int:
+                continue
+            kind = kinds.get(name) if kinds else None
+            if kind is None:
+                kind = self.kind(sample.measurement, name)
+                kinds = self._kinds.get(sample.measurement) or {}
+            number: float = value  # type: ignore[assignment]  # int or float, checked above
+            if kind and number - number == 0:  # skips NaN and ±inf
+                values.append((name, kind, number))
+        if not values:
             return []
         out: list[Closed] = []
+        window = self._window(0, series, sample.time_ns, sample, out)
+        if window is None:
+            return out
         t = sample.time_ns
-        for tier, width in self.tiers.items():
-            start = t - t % width
-            key = (tier, series)
-            window = self._open.get(key)
-            if window is None or start > window.start_ns:
-                if start <= self._closed_upto.get(key, -1):
-                    self.late += 1
-                    continue
-                if window is not None:
-                    out.append(self._close(key, window))
-                window = _Window(start, sample.measurement, dict(sample.tags))
-                self._open[key] = window
-            elif start < window.start_ns:
-                self.late += 1
+        is_last = t >= window.last_ns
+        if is_last:
+            window.last_ns = t
+        aggs = window.aggs
+        for name, kind, value in values:
+            agg = aggs.get(name)
+            if agg is None:
+                aggs[name] = [1.0, value, value, value, value]
+                window.kinds[name] = kind
                 continue
-            aggs = window.aggs
-            for name, value in numeric:
-                if value != value or value in (float("inf"), float("-inf")):
-                    continue
-                agg = aggs.get(name)
-                if agg is None:
-                    agg = aggs[name] = _Agg()
-                agg.add(value, t)
+            agg[0] += 1.0
+            agg[1] += value
+            if value < agg[2]:
+                agg[2] = value
+            if value > agg[3]:
+                agg[3] = value
+            if is_last:
+                agg[4] = value
         return out
+
+    def _window(
+        self, level: int, series: str, time_ns: int, like: Sample | _Window, out: list[Closed]
+    ) -> _Window | None:
+        """The open window of tier `level` for `time_ns`, closing the previous one; None: late."""
+        tier = self._names[level]
+        width = self.tiers[tier]
+        start = time_ns - time_ns % width
+        key = (tier, series)
+        window = self._open.get(key)
+        if window is not None and start == window.start_ns:
+            return window
+        if window is not None and start < window.start_ns:
+            self.late += 1
+            return None
+        if start <= self._closed_upto.get(key, -1):
+            self.late += 1
+            return None
+        if window is not None:
+            self._close(level, series, window, out)
+        tags = like.tags
+        window = _Window(start, like.measurement, tags)
+        self._open[key] = window
+        return window
 
     def close_due(self, now_ns: int, grace_s: float = 0.0) -> list[Closed]:
-        """Close every window that ended more than `grace_s` before `now_ns`."""
+        """Close every window that ended more than `grace_s` before `now_ns` (smallest first)."""
         grace = int(grace_s * 1e9)
-        out = []
-        for key, window in list(self._open.items()):
-            if window.start_ns + self.tiers[key[0]] + grace <= now_ns:
-                out.append(self._close(key, window))
+        out: list[Closed] = []
+        for level, tier in enumerate(self._names):
+            width = self.tiers[tier]
+            for key, window in list(self._open.items()):
+                due = key[0] == tier and window.start_ns + width + grace <= now_ns
+                if due and self._open.get(key) is window:
+                    self._close(level, key[1], window, out)
         return out
 
-    def _close(self, key: tuple[str, str], window: _Window) -> Closed:
-        del self._open[key]
-        self._closed_upto[key] = window.start_ns
+    def _close(self, level: int, series: str, window: _Window, out: list[Closed]) -> None:
+        tier = self._names[level]
+        del self._open[(tier, series)]
+        self._closed_upto[(tier, series)] = window.start_ns
         fields: dict[str, float] = {}
-        for name, agg in window.aggs.items():
-            if agg.count:
-                fields[f"{name}_mean"] = agg.total / agg.count
-                fields[f"{name}_min"] = agg.low
-                fields[f"{name}_max"] = agg.high
-                fields[f"{name}_last"] = agg.last
-        return Closed(key[0], Sample(window.measurement, window.tags, fields, window.start_ns))
+        for name, (count, total, low, high, last) in window.aggs.items():
+            fields[f"{name}_mean"] = total / count
+            fields[f"{name}_max"] = high
+            if window.kinds[name] == GAUGE:
+                fields[f"{name}_min"] = low
+                fields[f"{name}_last"] = last
+        out.append(Closed(tier, Sample(window.measurement, window.tags, fields, window.start_ns)))
+        if level + 1 < len(self._names):
+            upper = self._window(level + 1, series, window.start_ns, window, out)
+            if upper is not None:
+                upper.last_ns = window.start_ns
+                for name, agg in window.aggs.items():
+                    have = upper.aggs.get(name)
+                    if have is None:
+                        upper.aggs[name] = list(agg)
+                        upper.kinds[name] = window.kinds[name]
+                    else:
+                        have[0] += agg[0]
+                        have[1] += agg[1]
+                        have[2] = min(have[2], agg[2])
+                        have[3] = max(have[3], agg[3])
+                        have[4] = agg[4]
 
     def open_windows(self) -> int:
         return len(self._open)
@@ -133,27 +216,33 @@ class Rollups:
                 "tier": tier,
                 "series": series,
                 "start_ns": w.start_ns,
+                "last_ns": w.last_ns,
                 "measurement": w.measurement,
-                "tags": w.tags,
-                "aggs": {
-                    k: [a.count, a.total, a.low, a.high, a.last, a.last_ns]
-                    for k, a in w.aggs.items()
-                },
+                "tags": dict(w.tags),
+                "aggs": w.aggs,
+                "kinds": w.kinds,
             }
             for (tier, series), w in self._open.items()
         ]
         closed = [[t, s, v] for (t, s), v in self._closed_upto.items()]
-        return json.dumps({"version": 1, "windows": windows, "closed": closed})
+        return json.dumps({"version": 2, "windows": windows, "closed": closed})
 
     def load_json(self, text: str) -> None:
-        """Restore open windows saved by `to_json` (tiers no longer configured are dropped)."""
+        """Restore state saved by `to_json` (tiers no longer configured are dropped)."""
         data: dict[str, Any] = json.loads(text)
+        if data.get("version") != 2:
+            return
         for item in data.get("windows", []):
             if item["tier"] not in self.tiers:
                 continue
-            window = _Window(item["start_ns"], item["measurement"], dict(item["tags"]))
-            for name, (count, total, low, high, last, last_ns) in item["aggs"].items():
-                window.aggs[name] = _Agg(count, total, low, high, last, last_ns)
+            window = _Window(
+                item["start_ns"],
+                item["measurement"],
+                dict(item["tags"]),
+                {k: list(v) for k, v in item["aggs"].items()},
+                dict(item["kinds"]),
+                item["last_ns"],
+            )
             self._open[(item["tier"], item["series"])] = window
         for tier, series, start in data.get("closed", []):
             if tier in self.tiers:

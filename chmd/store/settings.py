@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -17,6 +18,20 @@ class RollupTier(StrictModel):
     keep: Duration
 
 
+# Raw counters: their `<counter>_rate` is rolled up instead (mean of a counter means nothing).
+DEFAULT_ROLLUP_EXCLUDE = [
+    "*Octets",
+    "*Pkts",
+    "*Errors",
+    "*Discards",
+    "*Drops",
+    "*_total",
+    "ifCounterDiscontinuityTime",
+    "sysUpTime",
+    "uptime",
+]
+
+
 class Retention(StrictModel):
     raw_name: str = "raw"
     raw_keep: Duration = 30 * 86400.0
@@ -26,6 +41,8 @@ class Retention(StrictModel):
             RollupTier(name="1h", window=3600.0, keep=730 * 86400.0),
         ]
     )
+    rollup_measurements: list[str] = Field(default_factory=lambda: ["*"])  # glob patterns
+    rollup_exclude_fields: list[str] = Field(default_factory=lambda: list(DEFAULT_ROLLUP_EXCLUDE))
     ensure: bool = True  # create databases/RPs/buckets at start
     on_drift: Literal["log", "fix"] = "log"  # a hand-changed RP: only log it, or ALTER it back
 
@@ -58,6 +75,12 @@ class StorageSettings(StrictModel):
     def _check(self) -> StorageSettings:
         if self.api == "v2" and not self.org and "/" not in self.bucket_format:
             raise ValueError("api v2 needs `org` (the organisation name), except for 1.8 `db/rp`")
+        widths = sorted(t.window for t in self.retention.rollups)
+        for small, big in itertools.pairwise(widths):
+            if small <= 0 or big % small:
+                raise ValueError(
+                    f"rollup windows must each be a multiple of the smaller ones: {widths}"
+                )
         names = [self.retention.raw_name, *(t.name for t in self.retention.rollups)]
         if len(set(names)) != len(names):
             raise ValueError(f"retention tier names must differ: {names}")

@@ -58,6 +58,19 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
 
 
+def backoff_s(
+    attempt: int, exc: WriteError, *, initial: float, maximum: float, jitter: float
+) -> float:
+    """Delay before retry number `attempt` (1, 2, …): Retry-After when the server sent one
+    (capped at 10 x maximum), `maximum` for auth/not_found (check now and then), else
+    initial x 2^(attempt-1) capped at `maximum`, times `jitter` (0.8-1.2)."""
+    if exc.retry_after is not None:
+        return min(exc.retry_after, maximum * 10)
+    if not exc.retryable:
+        return maximum
+    return min(initial * 2.0 ** (attempt - 1), maximum) * jitter
+
+
 def _reason(body: bytes | str) -> str:
     text = body.decode(errors="replace") if isinstance(body, bytes) else body
     try:

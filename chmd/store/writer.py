@@ -36,7 +36,13 @@ from chmd.store.retention import ensure_v1, ensure_v2
 from chmd.store.rollup import Rollups
 from chmd.store.settings import StorageSettings
 from chmd.store.spool import Spool
-from chmd.store.transport import V1Transport, V2Transport, WriteError, make_transport
+from chmd.store.transport import (
+    V1Transport,
+    V2Transport,
+    WriteError,
+    backoff_s,
+    make_transport,
+)
 
 log = structlog.get_logger("chmd.store")
 
@@ -85,7 +91,11 @@ class Writer:
             log.warning("spool_torn_records_skipped", count=self.spool.torn)
         raw = settings.retention.raw_name
         self._raw = raw
-        self.rollups = Rollups({t.name: t.window for t in settings.retention.rollups})
+        self.rollups = Rollups(
+            {t.name: t.window for t in settings.retention.rollups},
+            exclude_fields=settings.retention.rollup_exclude_fields,
+            measurements=settings.retention.rollup_measurements,
+        )
         state = self.dir / ROLLUP_STATE
         if state.exists():
             self.rollups.load_json(state.read_text())
@@ -343,12 +353,14 @@ class Writer:
                 log.info("spool_replayed")
 
     def _backoff(self, attempt: int, exc: WriteError) -> float:
-        if exc.retry_after is not None:
-            return min(exc.retry_after, self.settings.retry_max * 10)
-        if not exc.retryable:
-            return self.settings.retry_max  # auth/not_found: check now and then
-        base = min(self.settings.retry_initial * 2.0 ** (attempt - 1), self.settings.retry_max)
-        return float(base * random.uniform(0.8, 1.2))  # noqa: S311 (jitter, not crypto)
+        jitter = random.uniform(0.8, 1.2)  # noqa: S311 (jitter, not crypto)
+        return backoff_s(
+            attempt,
+            exc,
+            initial=self.settings.retry_initial,
+            maximum=self.settings.retry_max,
+            jitter=jitter,
+        )
 
     async def _ensure_loop(self) -> None:
         attempt = 0
