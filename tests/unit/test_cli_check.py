@@ -165,3 +165,10 @@ def test_missing_config_file_exits_78(tmp_path: Path) -> None:
         f"{missing}: cannot read: No such file or directory",
         "1 error; nothing started.",
     ]
+
+
+def test_chmd_schema_accepts_shipped_config() -> None:
+    """The shipped etc/chmd.yaml validates against `chmd schema chmd`."""
+    schema = json.loads(CliRunner().invoke(main, ["schema", "chmd"]).stdout)
+    data = yaml.safe_load((REPO / "etc" / "chmd.yaml").read_text(encoding="utf-8"))
+    jsonschema.validate({k: v for k, v in data.items() if v is not None}, schema)
