@@ -1,15 +1,17 @@
-"""`chmd poll DEVICE --via ssh` against Debian's OpenSSH playing a Cisco device (fixture `sshd`)."""
+"""`chmd poll DEVICE --via ssh` (the installed `chmd` program, as a process) against Debian's
+OpenSSH playing a Cisco device (fixture `sshd`)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from chmd.cli import main
+CHMD = Path(sys.executable).with_name("chmd")
 
 pytestmark = pytest.mark.integration
 
@@ -39,13 +41,12 @@ def write_config(tmp_path: Path, sshd: Any) -> Path:
 def test_poll_via_ssh_prints_samples(sshd: Any, tmp_path: Path) -> None:
     """The poll prints the device's samples (JSON here), tagged collector=ssh, and exits 0."""
     config = write_config(tmp_path, sshd)
-    result = CliRunner().invoke(
-        main, ["poll", "-c", str(config), "c9500", "--via", "ssh", "--format", "json"]
-    )
-    assert result.exit_code == 0, result.output
+    argv = [str(CHMD), "poll", "-c", str(config), "c9500", "--via", "ssh", "--format", "json"]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
     samples = json.loads(result.stdout)
     system = next(s for s in samples if s["measurement"] == "system")
     assert system["fields"]["version"] == "16.12.4"
     assert system["tags"] == {"device": "c9500", "agent_host": "127.0.0.1", "collector": "ssh"}
     assert {s["measurement"] for s in samples} >= {"interface", "cpu", "memory", "sensor"}
-    assert sshd.password not in result.output
+    assert sshd.password not in result.stdout + result.stderr

@@ -490,3 +490,18 @@ async def test_one_poll_at_a_time_per_device(
     assert [r.errors for r in results] == [(), ()]
     assert fake.connections == 1
     assert fake.max_active == 1
+
+
+async def test_cancelled_poll_drops_the_connection(
+    fake: FakeCisco, known_hosts: Path, collector: SshCollector
+) -> None:
+    """A poll cancelled mid-output (the scheduler's timeout) leaves no half-read session:
+    the next poll reconnects and reads cleanly."""
+    fake.faults["show processes cpu"] = "hang"
+    dev = device(fake, known_hosts, command_timeout="30s")
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(collector.poll(dev), timeout=1.0)
+    del fake.faults["show processes cpu"]
+    result = await collector.poll(dev)
+    assert result.errors == ()
+    assert fake.connections == 2

@@ -115,6 +115,7 @@ class DeviceSession:
         self._interactive = interactive
         self._pagination = pagination
         self._prompt = re.compile(prompt)
+        self._prompt_text: str | None = None  # the device's own prompt, learnt at login
         self._shell: asyncssh.SSHClientProcess[str] | None = None
 
     @property
@@ -137,7 +138,8 @@ class DeviceSession:
 
     async def _open_shell(self) -> asyncssh.SSHClientProcess[str]:
         shell = await self._conn.create_process(term_type="vt100", term_size=(511, 24))
-        await self._read_to_prompt(shell)
+        banner = await self._read_to_prompt(shell)
+        self._prompt_text = _last_line(banner).strip()
         if self._pagination:
             shell.stdin.write(self._pagination + "\n")
             check_cli_error(self.device.name, self._pagination, await self._read_to_prompt(shell))
@@ -148,24 +150,34 @@ class DeviceSession:
             self._shell = await self._open_shell()
         self._shell.stdin.write(command + "\n")
         text = await self._read_to_prompt(self._shell)
-        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        if lines and command in lines[0]:  # the echo of the command
-            lines = lines[1:]
-        return "\n".join(lines[:-1]) + "\n" if len(lines) > 1 else ""
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        text = text[: len(text) - len(self._prompt_text or "")]  # the prompt that ended it
+        first, _, rest = text.partition("\n")
+        return rest if command in first else text  # drop the echo of the command
 
     async def _read_to_prompt(self, shell: asyncssh.SSHClientProcess[str]) -> str:
+        """Read until the output's unfinished last line is the prompt (`prompt:` regex at
+        login; from then on exactly the prompt the device showed, e.g. `lab-sw1#`)."""
         buffer = ""
         while True:
             chunk = await shell.stdout.read(65536)
             if not chunk:
                 raise Disconnected(f"{self.device.name}: shell closed", step="shell")
             buffer += chunk
-            last = buffer.rstrip("\n").rsplit("\n", 1)[-1]
-            if self._prompt.search(last):
+            last = _last_line(buffer).strip()
+            if self._prompt_text is not None:
+                if last.endswith(self._prompt_text):  # output without a final newline
+                    return buffer
+            elif self._prompt.fullmatch(last):
                 return buffer
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _last_line(text: str) -> str:
+    """The text after the last line break (a prompt has no newline after it)."""
+    return text.replace("\r", "\n").rsplit("\n", 1)[-1]
 
 
 async def open_session(

@@ -94,7 +94,11 @@ class SshCollector:
         started = self._monotonic()
         lock = self._locks.setdefault(device.name, asyncio.Lock())
         async with self._sessions_sem, lock:
-            samples, errors, lines = await self._poll_locked(device, run_all)
+            try:
+                samples, errors, lines = await self._poll_locked(device, run_all)
+            except asyncio.CancelledError:  # cut mid-command: the session's state is unknown
+                self._drop_session(device.name)
+                raise
         return PollResult(
             device.name,
             COLLECTOR,

@@ -55,7 +55,7 @@ class CommandSetSpec(StrictModel):
     ntc_platform: str
     session: Literal["exec", "interactive"] = "exec"
     pagination: str = "terminal length 0"
-    prompt: str = r"[\w.\-:/()]+[#>]\s*$"
+    prompt: str = r"[\w.\-:/()]+[#>]"  # the whole last line at login, e.g. `lab-sw1#`
     commands: list[CommandSpec]
 
 
