@@ -7,7 +7,6 @@ Every wait is on a log line or the process exit, with a deadline; no sleeps.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import signal
 import subprocess
@@ -66,7 +65,10 @@ class Process:
             except queue.Empty:
                 continue
             self.seen.append(line)
-            event = json.loads(line)
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # not one of chmd's JSON log lines (e.g. an interpreter warning)
             if predicate(event):
                 return event
 
@@ -147,7 +149,6 @@ def test_bad_config_at_start_exits_78(config: Path) -> None:
         text=True,
         timeout=DEADLINE_S,
         check=False,
-        env={**os.environ, "CHMD_CONFIG": ""},
     )
     assert result.returncode == 78
     assert result.stderr.splitlines() == [
