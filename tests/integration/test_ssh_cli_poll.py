@@ -50,3 +50,15 @@ def test_poll_via_ssh_prints_samples(sshd: Any, tmp_path: Path) -> None:
     assert system["tags"] == {"device": "c9500", "agent_host": "127.0.0.1", "collector": "ssh"}
     assert {s["measurement"] for s in samples} >= {"interface", "cpu", "memory", "sensor"}
     assert sshd.password not in result.stdout + result.stderr
+
+
+def test_poll_via_ssh_line_protocol(sshd: Any, tmp_path: Path) -> None:
+    """`--format lp` prints the InfluxDB lines chmd would write, string fields included."""
+    config = write_config(tmp_path, sshd)
+    argv = [str(CHMD), "poll", "-c", str(config), "c9500", "--via", "ssh", "--format", "lp"]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    system = [line for line in result.stdout.splitlines() if line.startswith("system,")]
+    assert len(system) == 1
+    assert "collector=ssh" in system[0]
+    assert 'version="16.12.4"' in system[0]
