@@ -162,6 +162,13 @@ def load_config(path: Path) -> LoadedConfig:
         errors.extend(result.errors)
         warnings.extend(result.warnings)
         inventory = result.inventory
+        profiles_dir = inventory_settings.profiles_dir
+        if profiles_dir is not None and not _file_pair(path.parent, profiles_dir)[0].is_dir():
+            loc = ("inventory", "profiles_dir")
+            shown_dir = _file_pair(path.parent, profiles_dir)[1]
+            errors.append(
+                Problem(doc.mark(loc), format_key_path(loc), f"no such directory: {shown_dir}")
+            )
     rule_problems: list[str] = []
     rule_files: list[Path] = []
     rules: RuleSet | None = None

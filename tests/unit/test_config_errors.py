@@ -187,14 +187,15 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
     "missing files": (
         {
             "chmd.yaml": (
-                "inventory:\n  files: [devices.yaml, sites/nope.yaml]\n"
+                "inventory:\n  files: [devices.yaml, sites/nope.yaml]\n  profiles_dir: profiles\n"
                 "rules:\n  files: [rules/*.yaml, extra.yaml]\n"
             ),
             "devices.yaml": "devices: {}\n",
         },
         [
             "chmd.yaml:2:25: inventory.files[1]: no such file: sites/nope.yaml",
-            "chmd.yaml:4:25: rules.files[1]: no such file: extra.yaml",
+            "chmd.yaml:3:17: inventory.profiles_dir: no such directory: profiles",
+            "chmd.yaml:5:25: rules.files[1]: no such file: extra.yaml",
         ],
     ),
     "devices written as a list": (

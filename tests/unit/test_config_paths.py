@@ -25,6 +25,7 @@ def test_relative_paths_resolve_against_config_dir(
         encoding="utf-8",
     )
     (etc / "devices.yaml").write_text("devices: {}\n", encoding="utf-8")
+    (etc / "profiles").mkdir()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
