@@ -60,3 +60,5 @@ class Device(StrictModel):
     ssh: SshAccess | None = None
     profiles: list[str] | None = None  # SNMP profiles pinned; None → chosen by sysObjectID
     enabled: bool = True
+    # Polled over both SNMP and SSH: whose value is kept for a field both collect (None → snmp).
+    fields_from: Literal["snmp", "ssh"] | None = None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chmd.collect.ssh.merge import covered_fields, drop_covered, merge
-from chmd.model import Sample
+from chmd.collect.ssh.merge import covered_fields, dedupe_result, drop_covered, merge
+from chmd.model import PollResult, Sample
 
 
 def iface(fields: dict[str, float | int | str | bool], **tags: str) -> Sample:
@@ -49,3 +49,12 @@ def test_bad_preference() -> None:
     """Only `snmp` or `ssh` can win."""
     with pytest.raises(ValueError, match="prefer"):
         merge(SNMP, SSH, prefer="telnet")
+
+
+def test_dedupe_result_follows_the_device_preference() -> None:
+    """The daemon step strips the non-preferred collector's result and passes the preferred one."""
+    covered = covered_fields(SNMP)
+    ssh_result = PollResult("r1", "ssh", tuple(SSH), 0.1)
+    stripped = dedupe_result(ssh_result, covered, prefer=None)
+    assert [dict(s.fields) for s in stripped.samples] == [{"reliability_percent": 100.0}]
+    assert dedupe_result(ssh_result, covered, prefer="ssh") is ssh_result

@@ -11,8 +11,9 @@ PollResult samples before storing them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
-from chmd.model import Sample
+from chmd.model import PollResult, Sample
 
 SERIES_KEYS: Mapping[str, tuple[str, ...]] = {
     "interface": ("device", "ifName"),
@@ -71,3 +72,17 @@ def merge(
     elif prefer != "snmp":
         raise ValueError(f"prefer must be 'snmp' or 'ssh', not {prefer!r}")
     return first + drop_covered(second, covered_fields(first))
+
+
+def dedupe_result(
+    result: PollResult, covered: Mapping[SeriesKey, frozenset[str]], prefer: str | None
+) -> PollResult:
+    """The daemon's step: a non-preferred collector's PollResult without the fields the
+    preferred one last wrote (`covered`, from `covered_fields` of its last PollResult).
+
+    `prefer` is the device's `fields_from` (None → snmp); the preferred collector's own
+    results pass unchanged.
+    """
+    if result.collector == (prefer or "snmp"):
+        return result
+    return replace(result, samples=drop_covered(result.samples, covered))
