@@ -112,6 +112,7 @@ class Spool:
         self._fd: int | None = None
         self._dirty = False
         self._cursor = (0, 0)
+        self._head_done_points = 0  # points already replayed from the first segment
         self.dir.mkdir(parents=True, exist_ok=True)
         self._open()
 
@@ -135,6 +136,9 @@ class Spool:
                 self._segments.remove(segment)
         if self._segments and self._segments[0].number > seg:
             self._cursor = (self._segments[0].number, 0)
+        elif self._segments and off:
+            done = scan(self._segments[0].path.read_bytes()[:off])[0]
+            self._head_done_points = sum(decode_payload(p)[2] for _, _, p in done)
         self._new_segment()
 
     def _new_segment(self) -> None:
@@ -192,6 +196,7 @@ class Spool:
                 records -= len(consumed)
                 points -= sum(decode_payload(p)[2] for _, _, p in consumed)
             oldest.path.unlink(missing_ok=True)
+            self._head_done_points = 0
             if seg <= oldest.number:
                 self._cursor = (self._segments[0].number, 0)
                 self._write_cursor()
@@ -223,17 +228,10 @@ class Spool:
         return self.bytes > 0
 
     def pending_points(self) -> int:
-        return sum(s.points for s in self._segments) - self._replayed_points_in_head()
-
-    def _replayed_points_in_head(self) -> int:
-        seg, off = self._cursor
-        if not off or not self._segments or self._segments[0].number != seg:
-            return 0
-        head = self._segments[0].path.read_bytes()[:off]
-        return sum(decode_payload(p)[2] for _, _, p in scan(head)[0])
+        return sum(s.points for s in self._segments) - self._head_done_points
 
     def peek(self) -> Record | None:
-        """The oldest record not yet committed, or None."""
+        """The oldest record not yet committed, or None. Reads just that record."""
         seg, off = self._cursor
         for segment in self._segments:
             if segment.number < seg:
@@ -243,19 +241,22 @@ class Spool:
                 continue
             with segment.path.open("rb") as fh:
                 fh.seek(start)
-                data = fh.read(segment.size - start)
-            records, _, _ = scan(data)
-            if not records:  # unreadable rest of a segment: skip it
-                self.torn += 1
+                header = fh.read(_HEADER.size)
+                length, crc = _HEADER.unpack(header) if len(header) == _HEADER.size else (0, 0)
+                end = start + _HEADER.size + length
+                payload = fh.read(length) if end <= segment.size else b""
+            if len(payload) != length or not length or zlib.crc32(payload) != crc:
+                self.torn += 1  # unreadable rest of a segment: skip it
+                self._cursor = (segment.number, segment.size)
                 continue
-            _, end, payload = records[0]
             target, created_ns, points, body = decode_payload(payload)
-            return Record(target, created_ns, points, body, segment.number, start, start + end)
+            return Record(target, created_ns, points, body, segment.number, start, end)
         return None
 
     def commit(self, record: Record) -> None:
         """Mark `record` replayed; delete segments that are done (except the active one)."""
         self._cursor = (record.segment, record.end)
+        self._head_done_points += record.points
         while len(self._segments) > 1 and (
             self._segments[0].number < self._cursor[0]
             or (
@@ -265,6 +266,7 @@ class Spool:
         ):
             done = self._segments.pop(0)
             done.path.unlink(missing_ok=True)
+            self._head_done_points = 0
             if self._cursor[0] == done.number:
                 self._cursor = (self._segments[0].number, 0)
         self._write_cursor()

@@ -408,6 +408,7 @@ class Writer:
     def _update_gauges(self) -> None:
         m = self.metrics
         m.spool_bytes.set(self.spool.bytes)
+        m.spool_points.set(self.spool.pending_points())
         oldest = self.spool.oldest_created_ns() if self.spool.has_records() else None
         m.spool_oldest_age.set(0 if oldest is None else (self._clock_ns() - oldest) / 1e9)
         m.rollup_late.inc(self.rollups.late)

@@ -210,3 +210,41 @@ async def test_bad_points_go_to_dead_letter(influxdb: InfluxDB, tmp_path: Path) 
     assert letters[0]["line"] == f'm,k=bad v="a string" {T0 + 100}'
     assert letters[0]["status"] == 400
     assert "field type conflict" in letters[0]["reason"]
+
+
+async def test_full_spool_drops_oldest_and_counts(
+    influxdb_factory: Callable[[], InfluxDB], tmp_path: Path
+) -> None:
+    """With the server down and a tiny spool, the oldest segments are dropped and counted; the
+    rest (the newest points) is written once the server is back."""
+    server = influxdb_factory()
+    s = settings(
+        server.url,
+        "st_full",
+        tmp_path,
+        batch_size=20,
+        spool_max_bytes=8192,
+        spool_segment_bytes=2048,
+    )
+    metrics = StoreMetrics(CollectorRegistry())
+    writer = Writer(s, metrics)
+    await writer.start()
+    writer.submit([iface(0, T0)])
+    await wait_for(
+        lambda: count(server, "st_full", 'SELECT count(util) FROM "raw"."interface"') == 1
+    )
+    server.stop()
+    n = 400
+    for k in range(1, n, 20):
+        writer.submit([iface(i, T0 + i * 1000) for i in range(k, k + 20)])
+        writer.flush()
+    await wait_for(lambda: metrics.dropped_points.labels("spool_full")._value.get() > 0)
+    dropped = int(metrics.dropped_points.labels("spool_full")._value.get())
+    assert writer.spool.bytes <= 8192
+    server.start()
+    await wait_for(lambda: not writer.spool.has_records())
+    await writer.aclose()
+    rows = server.points('SELECT util FROM "raw"."interface"', db="st_full")
+    times = sorted(r["time"] for r in rows)
+    assert len(times) == n + 1 - dropped  # 1 + 400 submitted, `dropped` lost, rest once
+    assert times[-1] == T0 + n * 1000  # the newest point survived
