@@ -62,6 +62,7 @@ class FakeCisco:
         self.received: list[str] = []
         self.active = 0  # exec channels open right now, and the most ever open at once
         self.max_active = 0
+        self.hanging = asyncio.Event()  # set once a "hang" command has sent its partial output
         self.port = 0
         self._server: Any = None
 
@@ -94,6 +95,7 @@ class FakeCisco:
                     await asyncio.sleep(0.05)
                     process.channel.get_connection().abort()
                     return
+                self.hanging.set()
                 await asyncio.sleep(3600)
             out = self.answer(process.command)
             process.stdout.write(out)
@@ -180,7 +182,7 @@ def device(fake: FakeCisco, known_hosts: Path | None, **ssh: Any) -> Device:
         "user": USER,
         "password": PASSWORD,
         "known_hosts": str(known_hosts) if known_hosts else None,
-        "command_timeout": "2s",
+        "command_timeout": "10s",
         "connect_timeout": "5s",
     }
     access.update(ssh)
@@ -242,7 +244,7 @@ async def test_output_hanging_past_deadline(
 ) -> None:
     """Output that stops mid-way fails that command with reason `timeout`, naming the device."""
     fake.faults["show processes cpu"] = "hang"
-    result = await collector.poll(device(fake, known_hosts, command_timeout="1s"))
+    result = await collector.poll(device(fake, known_hosts, command_timeout="2s"))
     assert reasons(result) == {"show processes cpu": "timeout"}
     assert "r1" in result.errors[0].message
     assert any(s.measurement == "system" for s in result.samples)  # ran before the hang
@@ -257,7 +259,7 @@ async def test_hung_device_does_not_stop_others(
     await other.start()
     try:
         hosts = _trusting(known_hosts.parent / "both", fake, other)
-        hung = device(fake, hosts, command_timeout="1s")
+        hung = device(fake, hosts, command_timeout="2s")
         fine = device(other, hosts).model_copy(update={"name": "r2"})
         bad, good = await asyncio.gather(collector.poll(hung), collector.poll(fine))
     finally:
@@ -427,10 +429,10 @@ async def test_interactive_session_disables_paging_first(
 async def test_poll_deadline_bounds_the_whole_poll(
     fake: FakeCisco, known_hosts: Path, collector: SshCollector
 ) -> None:
-    """The device's `timeout` (1s) bounds the poll: a hang is cut there, not at the
+    """The device's `timeout` (3s) bounds the poll: a hang is cut there, not at the
     command's own 30s deadline."""
     fake.faults["show processes cpu"] = "hang"
-    dev = device(fake, known_hosts, command_timeout="30s").model_copy(update={"timeout": 1.0})
+    dev = device(fake, known_hosts, command_timeout="30s").model_copy(update={"timeout": 3.0})
     result = await collector.poll(dev)
     assert reasons(result) == {"show processes cpu": "timeout"}
 
@@ -499,8 +501,11 @@ async def test_cancelled_poll_drops_the_connection(
     the next poll reconnects and reads cleanly."""
     fake.faults["show processes cpu"] = "hang"
     dev = device(fake, known_hosts, command_timeout="30s")
-    with pytest.raises(TimeoutError):
-        await asyncio.wait_for(collector.poll(dev), timeout=1.0)
+    poll = asyncio.create_task(collector.poll(dev))
+    await asyncio.wait_for(fake.hanging.wait(), timeout=30)
+    poll.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await poll
     del fake.faults["show processes cpu"]
     result = await collector.poll(dev)
     assert result.errors == ()
