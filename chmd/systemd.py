@@ -60,6 +60,13 @@ def status_line(devices: int, firing: int, extra: str = "") -> str:
     return f"{text}; {extra}" if extra else text
 
 
+STATE_WAIT_S = 0.5  # READY/RELOADING/STOPPING may wait this long for room in the socket
+
+
+def _status(text: str | None) -> list[str]:
+    return [f"STATUS={text}"] if text else []
+
+
 class Notifier:
     """Sends notify messages to systemd. Safe to use when not under systemd (no-op)."""
 
@@ -74,15 +81,19 @@ class Notifier:
     def enabled(self) -> bool:
         return self._address is not None
 
-    def notify(self, *assignments: str) -> bool:
-        """Send one datagram of `KEY=value` lines. True when it was handed to the socket."""
+    def notify(self, *assignments: str, wait_s: float = 0.0) -> bool:
+        """Send one datagram of `KEY=value` lines. True when it was handed to the socket.
+
+        By default the send never blocks the event loop (a full socket queue drops the
+        message and says so in the log once); state changes wait up to `wait_s` for room.
+        """
         if self._address is None:
             return False
         payload = "\n".join(assignments).encode("utf-8", "replace")
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-                self._sock.settimeout(1.0)  # a full receive queue must not wedge the loop
+            self._sock.settimeout(wait_s if wait_s > 0 else 0.0)
             self._sock.sendto(payload, self._address)
         except OSError as exc:
             if not self._failed:  # log the change of state once, not every watchdog tick
@@ -95,14 +106,14 @@ class Notifier:
         return True
 
     def ready(self, status: str | None = None) -> bool:
-        return self.notify("READY=1", *([f"STATUS={status}"] if status else []))
+        return self.notify("READY=1", *_status(status), wait_s=STATE_WAIT_S)
 
     def reloading(self, status: str | None = None) -> bool:
-        lines = ["RELOADING=1", f"MONOTONIC_USEC={monotonic_usec()}"]
-        return self.notify(*lines, *([f"STATUS={status}"] if status else []))
+        lines = ["RELOADING=1", f"MONOTONIC_USEC={monotonic_usec()}", *_status(status)]
+        return self.notify(*lines, wait_s=STATE_WAIT_S)
 
     def stopping(self, status: str | None = None) -> bool:
-        return self.notify("STOPPING=1", *([f"STATUS={status}"] if status else []))
+        return self.notify("STOPPING=1", *_status(status), wait_s=STATE_WAIT_S)
 
     def status(self, text: str) -> bool:
         return self.notify(f"STATUS={text}")

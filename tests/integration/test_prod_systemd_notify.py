@@ -123,3 +123,17 @@ async def test_watchdog_feeder_silent_when_unhealthy(
         sock.recv(4096)
     assert checks >= 4
     notifier.close()
+
+
+def test_full_socket_drops_watchdog_without_blocking(
+    notify_socket: tuple[socket.socket, str],
+) -> None:
+    """When nobody reads the socket, WATCHDOG=1 is dropped (False) instead of blocking."""
+    _, env_value = notify_socket
+    notifier = Notifier(env={"NOTIFY_SOCKET": env_value})
+    results = [notifier.watchdog() for _ in range(5000)]
+    started = time.monotonic()
+    assert notifier.watchdog() is False
+    assert time.monotonic() - started < 0.1
+    assert results[0] is True
+    notifier.close()
