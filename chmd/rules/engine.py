@@ -9,6 +9,7 @@ per-alert state machine in Python, so a tick costs a few vector operations per r
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from chmd.model import Alert, AlertState, Labels, Sample, Severity
+from chmd.rules.compile import TagPredicate
 from chmd.rules.kinds import KINDS, Outcome
 from chmd.rules.kinds.base import Needs
 from chmd.rules.load import CompiledRule, RuleSet, composite_refs
@@ -51,30 +53,48 @@ class RuleChanges:
 
 
 @dataclass
+class _RowSet:
+    """The rows of one table a selector matches, scanned incrementally; shared by every rule
+    with the same measurement and tag matchers."""
+
+    table: Table
+    selects: TagPredicate | None  # None: every row
+    rows: list[int] = field(default_factory=list)
+    scanned: int = 0
+    cache: Any = None
+
+    def array(self) -> Any:
+        table = self.table
+        if self.scanned < table.size:
+            if self.selects is None:
+                self.rows.extend(range(self.scanned, table.size))
+            else:
+                selects = self.selects
+                labels = table.labels
+                self.rows.extend(
+                    row for row in range(self.scanned, table.size) if selects(dict(labels[row]))
+                )
+            self.scanned = table.size
+            self.cache = None
+        if self.cache is None:
+            self.cache = np.asarray(self.rows, dtype=np.int64)
+        rows = self.cache
+        alive = table.alive[rows]
+        return rows if alive.all() else rows[alive]
+
+
+@dataclass
 class _Binding:
     """A non-composite rule bound to its table: the rows it selects, which have alerts."""
 
     rule: CompiledRule
     table: Table
     needs: Needs
-    rows: list[int] = field(default_factory=list)
-    scanned: int = 0
-    cache: Any = None  # the rows as a numpy array, rebuilt when rows grow
+    rowset: _RowSet
     active: dict[int, str] = field(default_factory=dict)  # row → fingerprint (pending/firing)
 
     def row_array(self) -> Any:
-        table = self.table
-        if self.scanned < table.size:
-            selects = self.rule.selects
-            for row in range(self.scanned, table.size):
-                if selects is None or selects(dict(table.labels[row])):
-                    self.rows.append(row)
-            self.scanned = table.size
-            self.cache = None
-        if self.cache is None:
-            self.cache = np.asarray(self.rows, dtype=np.int64)
-        rows = self.cache
-        return rows[table.alive[rows]]
+        return self.rowset.array()
 
 
 def fingerprint(rule: str, labels: Labels) -> str:
@@ -113,6 +133,8 @@ class RuleEngine:
         self._last_eval: dict[str, float] = {}
         self._last_true: dict[str, dict[str, tuple[Labels, float]]] = {}
         self._orphans: list[AlertRecord] = []
+        self._rowsets: dict[tuple[str, str], _RowSet] = {}
+        self._steady: dict[str, tuple[float, float]] = {}  # fp → (last breach, value)
         self._install(ruleset)
 
     # -- rules -----------------------------------------------------------------------------
@@ -123,6 +145,7 @@ class RuleEngine:
         self._params = {r.name: _template_params(r) for r in ruleset.rules}
         old = self._bindings
         self._bindings = {}
+        rowsets: dict[tuple[str, str], _RowSet] = {}
         raw: dict[tuple[str, str], float] = {}
         for rule in ruleset.rules:
             self.records.setdefault(rule.name, {})
@@ -142,10 +165,19 @@ class RuleEngine:
                 key = (table.measurement, needs.field)
                 raw[key] = max(raw.get(key, 0.0), needs.raw_window_s)
             previous = old.get(rule.name)
-            binding = _Binding(rule, table, needs)
+            tags = rule.spec.select.tags
+            key = (
+                table.measurement,
+                json.dumps({k: str(v) for k, v in tags.items()}, sort_keys=True),
+            )
+            if key not in rowsets:
+                selects = rule.selects if tags else None
+                rowsets[key] = self._rowsets.get(key) or _RowSet(table, selects)
+            binding = _Binding(rule, table, needs, rowsets[key])
             if previous is not None and previous.table is table:
                 binding.active = previous.active
             self._bindings[rule.name] = binding
+        self._rowsets = rowsets
         resolution = self.settings.raw_resolution_s
         for (measurement, name), window in raw.items():
             spec = RingSpec(resolution, math.ceil(window / resolution) + 1, mean=False)
@@ -157,6 +189,7 @@ class RuleEngine:
     def replace_rules(self, ruleset: RuleSet) -> RuleChanges:
         """Reload: unchanged rules keep all state; changed rules keep firing alerts (re-judged
         by the new definition) and drop pending ones; removed rules resolve their alerts."""
+        self.settle()
         new = {r.name: r for r in ruleset.rules}
         old = self._rules
         changes = RuleChanges(
@@ -239,29 +272,83 @@ class RuleEngine:
         timing = self._timing(rule)
         changed: list[Alert] = []
         touched: set[str] = set()
+        breached = outcome.breached
+        steady = self._steady
         for i in candidates.tolist():
             row = int(rows[i])
-            series = binding.table.labels[row]
-            labels = tuple(sorted({**dict(series), **rule.spec.labels}.items()))
-            fp = binding.active.get(row) or fingerprint(rule.name, labels)
-            rec = records.get(fp) or start(
-                rule.name, fp, labels, series, now, rule.spec.severity.value
-            )
-            alert = self._step(
-                rule, rec, bool(outcome.breached[i]), now, timing, outcome, i, series
-            )
+            fp = binding.active.get(row)
+            if fp is not None:
+                rec = records[fp]
+                if (
+                    breached[i]
+                    and outcome.text is None
+                    and outcome.detail is None
+                    and rec.state is rec.raw is AlertState.FIRING
+                    and not rec.flapping
+                ):
+                    # still firing, nothing to decide: remember the breach, skip the machine
+                    steady[fp] = (now, float(outcome.value[i]))
+                    touched.add(fp)
+                    continue
+                rec = self._settled(rec)
+            else:
+                series = binding.table.labels[row]
+                labels = tuple(sorted({**dict(series), **rule.spec.labels}.items()))
+                fp = fingerprint(rule.name, labels)
+                rec = records.get(fp) or start(
+                    rule.name, fp, labels, series, now, rule.spec.severity.value
+                )
+            alert = self._step(rule, rec, bool(breached[i]), now, timing, outcome, i, rec.series)
             touched.add(fp)
             self._keep(binding, row, fp, alert is not None)
             if alert is not None:
                 changed.append(alert)
         for fp, rec in list(records.items()):
             if fp not in touched:
+                rec = self._settled(rec)
                 alert = self._step(rule, rec, False, now, timing, None, -1, rec.series)
                 if rec.series is not None and rec.series in binding.table.index:
                     self._keep(binding, binding.table.index[rec.series], fp, alert is not None)
                 if alert is not None:
                     changed.append(alert)
         return changed
+
+    def _settled(self, rec: AlertRecord) -> AlertRecord:
+        """The record with its skipped steady-state updates (last breach, value) applied."""
+        update = self._steady.pop(rec.fingerprint, None)
+        if update is None:
+            return rec
+        value = None if math.isnan(update[1]) else update[1]
+        rule = self._rules.get(rec.rule)
+        if rule is None:
+            rec = replace(rec, last_breach=update[0], value=value)
+        else:
+            values: dict[str, object] = {
+                **dict(rec.labels),
+                **self._params[rule.name],
+                **dict(rec.annotations),
+                "value": update[1],
+                "severity": rec.severity,
+            }
+            rec = replace(
+                rec,
+                last_breach=update[0],
+                value=value,
+                summary=rule.summary.render(values),
+                description=rule.description.render(values),
+            )
+        self.records[rec.rule][rec.fingerprint] = rec
+        return rec
+
+    def settle(self) -> None:
+        """Apply every skipped steady-state update (before saving or listing alerts)."""
+        for fp in list(self._steady):
+            for records in self.records.values():
+                rec = records.get(fp)
+                if rec is not None:
+                    self._settled(rec)
+                    break
+            self._steady.pop(fp, None)
 
     def _keep(self, binding: _Binding, row: int, fp: str, _changed: bool) -> None:
         rec = self.records[binding.rule.name].get(fp)
@@ -433,6 +520,7 @@ class RuleEngine:
 
     def active(self) -> list[Alert]:
         """Every pending or firing alert."""
+        self.settle()
         return [
             self._alert(self._rules.get(rec.rule), rec)
             for records in self.records.values()
@@ -442,6 +530,7 @@ class RuleEngine:
 
     def all_alerts(self) -> list[Alert]:
         """Every alert the engine remembers, resolved ones included (for `chmd alerts`)."""
+        self.settle()
         return [
             self._alert(self._rules.get(rec.rule), rec)
             for records in self.records.values()

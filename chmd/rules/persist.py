@@ -83,6 +83,7 @@ def _record_from(data: dict[str, Any]) -> AlertRecord:
 def save_state(engine: RuleEngine, state_dir: Path, now: datetime, *, windows: bool = True) -> None:
     """Persist the engine: alert records always, series windows unless `windows=False`."""
     directory = rules_dir(state_dir)
+    engine.settle()
     doc = {
         "format": FORMAT,
         "saved_at": now.astimezone(UTC).isoformat(),

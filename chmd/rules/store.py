@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -85,32 +86,72 @@ class Ring:
                 self.vals[row, slot] = old + (v - old) / (count + 1)
                 self.aux[row, slot] = min(count + 1, 65535)
 
-    def view(self, rows: npt.NDArray[np.int64], now_s: float, span_s: float) -> tuple[F64, F64]:
+    def view(
+        self, rows: npt.NDArray[np.int64], now_s: float, span_s: float, *, times: bool = True
+    ) -> tuple[F64, F64]:
         """(values, times) for `rows` over the last `span_s`, oldest first; missing → NaN.
 
-        Raw rings give each value's own time; mean rings give bucket centres.
+        Raw rings give each value's own time (values older than `span_s` are dropped);
+        mean rings give bucket centres. `times=False` skips the times (bucket precision).
         """
         spec = self.spec
         cur = int(now_s // spec.bucket_s)
         count = min(spec.slots, math.ceil(span_s / spec.bucket_s) + 1)
         bids = np.arange(cur - count + 1, cur + 1, dtype=np.int64)
         order = bids % spec.slots
-        vals: F64 = self.vals[rows][:, order].astype(np.float64)
-        last = self.last_bid[rows][:, None]
-        stale = (bids[None, :] > last) | (bids[None, :] <= last - spec.slots)
-        vals[stale] = np.nan
+        vals: F64 = np.take(self._rows(rows), order, axis=1).astype(np.float64, copy=False)
+        last = self.last_bid[rows]
+        if last.size and int(last.min()) < cur:  # some rows missed recent buckets
+            vals[bids[None, :] > last[:, None]] = np.nan
+        stamps: F64
         if spec.mean:
-            times: F64 = np.broadcast_to((bids + 0.5) * spec.bucket_s, vals.shape).astype(
-                np.float64
+            stamps = np.broadcast_to((bids + 0.5) * spec.bucket_s, vals.shape)
+        elif times:
+            aux = (
+                self.aux[int(rows[0]) : int(rows[-1]) + 1]
+                if vals.size and _run(rows)
+                else self.aux[rows]
             )
+            offsets: F64 = np.take(aux, order, axis=1).astype(np.float64)
+            stamps = bids[None, :] * spec.bucket_s + offsets
+            vals[stamps < now_s - span_s] = np.nan
         else:
-            offsets: F64 = self.aux[rows][:, order].astype(np.float64)
-            times = bids[None, :] * spec.bucket_s + offsets
-        vals[times < now_s - span_s] = np.nan
-        return vals, times
+            stamps = np.broadcast_to(bids * spec.bucket_s, vals.shape).astype(np.float64)
+        return vals, stamps
+
+    def _rows(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.floating[Any]]:
+        """The ring's rows: a view when `rows` is a contiguous run (the common case)."""
+        if _run(rows):
+            return self.vals[int(rows[0]) : int(rows[-1]) + 1]
+        return np.take(self.vals, rows, axis=0)
+
+    def block(
+        self, rows: npt.NDArray[np.int64], now_s: float, span_s: float
+    ) -> npt.NDArray[np.floating[Any]]:
+        """The last `span_s` of `rows` in slot order (not time order), missing → NaN: for
+        order-free reductions (avg, min, max), without reordering or copying when it can."""
+        spec = self.spec
+        cur = int(now_s // spec.bucket_s)
+        count = min(spec.slots, math.ceil(span_s / spec.bucket_s) + 1)
+        base = self._rows(rows)
+        bids = np.arange(cur - count + 1, cur + 1, dtype=np.int64)
+        if count < spec.slots:
+            base = np.take(base, bids % spec.slots, axis=1)
+        else:
+            bids = bids[np.argsort(bids % spec.slots)]  # slot s holds bucket bids[s]
+        last = self.last_bid[rows]
+        if last.size and int(last.min()) < cur:
+            base = np.array(base)  # a copy we may write into
+            base[bids[None, :] > last[:, None]] = np.nan
+        return base
 
     def nbytes_per_row(self) -> int:
         return int(self.vals.itemsize + self.aux.itemsize) * self.spec.slots + 8
+
+
+def _run(rows: npt.NDArray[np.int64]) -> bool:
+    """True when sorted `rows` are one contiguous run, so a slice can replace a gather."""
+    return bool(len(rows)) and int(rows[-1]) - int(rows[0]) + 1 == len(rows)
 
 
 class Column:

@@ -22,6 +22,8 @@ from chmd.rules.store import Table
 def window_change(vals: F64, times: F64, function: str, counter: bool) -> F64:
     """The chosen change per row of a (rows x slots) window, NaN where under two points."""
     valid = ~np.isnan(vals)
+    if valid.all():
+        return _dense_change(vals, times, function, counter)
     n = valid.sum(axis=1)
     idx = np.where(valid, np.arange(vals.shape[1])[None, :], 0)
     idx = np.maximum.accumulate(idx, axis=1)  # forward fill: each slot sees the last valid point
@@ -49,6 +51,26 @@ def window_change(vals: F64, times: F64, function: str, counter: bool) -> F64:
             span = filled_t[:, -1] - times[rows, first]
             out = np.divide(increase, span, out=np.full(len(out), np.nan), where=span > 0)
     return np.where(n >= 2, out, np.nan)
+
+
+def _dense_change(vals: F64, times: F64, function: str, counter: bool) -> F64:
+    """`window_change` when every slot holds a value (the steady case): no forward fill."""
+    if vals.shape[1] < 2:
+        return np.full(vals.shape[0], np.nan)
+    steps = np.diff(vals, axis=1)
+    if function == "resets":
+        resets: F64 = (steps < 0).sum(axis=1).astype(np.float64)
+        return resets
+    out: F64
+    if function == "delta" or not counter:
+        out = vals[:, -1] - vals[:, 0]
+    else:
+        out = np.where(steps < 0, vals[:, 1:], steps).sum(axis=1)
+    if function != "rate":
+        return out
+    span = times[:, -1] - times[:, 0]
+    rate: F64 = np.divide(out, span, out=np.full(len(out), np.nan), where=span > 0)
+    return rate
 
 
 class Rate:
