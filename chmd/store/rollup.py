@@ -50,6 +50,7 @@ class _Window:
 @dataclass(frozen=True, slots=True)
 class Closed:
     tier: str
+    series: str
     sample: Sample
 
 
@@ -189,7 +190,8 @@ class Rollups:
             if window.kinds[name] == GAUGE:
                 fields[f"{name}_min"] = low
                 fields[f"{name}_last"] = last
-        out.append(Closed(tier, Sample(window.measurement, window.tags, fields, window.start_ns)))
+        sample = Sample(window.measurement, window.tags, fields, window.start_ns)
+        out.append(Closed(tier, series, sample))
         if level + 1 < len(self._names):
             upper = self._window(level + 1, series, window.start_ns, window, out)
             if upper is not None:
@@ -205,6 +207,18 @@ class Rollups:
                         have[2] = min(have[2], agg[2])
                         have[3] = max(have[3], agg[3])
                         have[4] = agg[4]
+
+    def mark_closed(self, tier: str, series: str, start_ns: int) -> None:
+        """Record that this window was written (replaying the closed-window log after a
+        crash): it is never written again, and an open copy of it is dropped."""
+        if tier not in self.tiers:
+            return
+        key = (tier, series)
+        if start_ns > self._closed_upto.get(key, -1):
+            self._closed_upto[key] = start_ns
+        window = self._open.get(key)
+        if window is not None and window.start_ns <= start_ns:
+            del self._open[key]
 
     def open_windows(self) -> int:
         return len(self._open)

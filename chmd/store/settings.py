@@ -62,7 +62,7 @@ class StorageSettings(StrictModel):
     max_in_flight: int = Field(2, ge=1)  # concurrent write requests
     timeout: Duration = 10.0  # per HTTP request
     retry_initial: Duration = 1.0  # first backoff; doubles up to retry_max, ±20 % jitter
-    retry_max: Duration = 60.0
+    retry_max: Duration = 10.0
     spool_dir: str = "/var/lib/chmd/spool"
     spool_max_bytes: int = Field(1024**3, ge=1024)
     spool_segment_bytes: int = Field(16 * 1024**2, ge=1024)

@@ -33,7 +33,7 @@ from chmd.model import Sample
 from chmd.store import lineproto
 from chmd.store.metrics import StoreMetrics
 from chmd.store.retention import ensure_v1, ensure_v2
-from chmd.store.rollup import Rollups
+from chmd.store.rollup import Closed, Rollups
 from chmd.store.settings import StorageSettings
 from chmd.store.spool import Spool
 from chmd.store.transport import (
@@ -47,6 +47,7 @@ from chmd.store.transport import (
 log = structlog.get_logger("chmd.store")
 
 ROLLUP_STATE = "rollup-state.json"
+ROLLUP_CLOSED_LOG = "rollup-closed.log"  # windows written since the last state snapshot
 DEAD_LETTER = "dead-letter.jsonl"
 
 
@@ -96,9 +97,8 @@ class Writer:
             exclude_fields=settings.retention.rollup_exclude_fields,
             measurements=settings.retention.rollup_measurements,
         )
-        state = self.dir / ROLLUP_STATE
-        if state.exists():
-            self.rollups.load_json(state.read_text())
+        self._load_rollups()
+        self._marks: dict[str, list[str]] = {}  # tier → closed-window log lines to append
         self._skipped = lineproto.SkipCounts()
         self._open: dict[str, _Open] = {}
         self._pending: deque[Batch] = deque()
@@ -166,7 +166,7 @@ class Writer:
             lines.append(f"{key} {fields} {sample.time_ns}")
             if rollups is not None:
                 for closed in rollups.observe(sample, key):
-                    self._add_rollup(closed.tier, closed.sample)
+                    self._add_rollup(closed)
             if len(lines) >= size:
                 self._seal(self._raw)
                 raw = self._open[self._raw] = self._new_open()
@@ -180,7 +180,9 @@ class Writer:
     def _new_open(self) -> _Open:
         return _Open([], self._clock_ns(), time.monotonic())
 
-    def _add_rollup(self, tier: str, sample: Sample) -> None:
+    def _add_rollup(self, closed: Closed) -> None:
+        tier, sample = closed.tier, closed.sample
+        self._marks.setdefault(tier, []).append(f"{tier}\t{sample.time_ns}\t{closed.series}\n")
         line = lineproto.encode(sample, self._skipped)
         if line is None:
             return
@@ -207,6 +209,10 @@ class Writer:
             return
         body = "\n".join(batch.lines).encode()
         self._dispatch(Batch(target, body, len(batch.lines), batch.created_ns))
+        marks = self._marks.pop(target, None)
+        if marks:  # these windows are now as safe as their batch: never write them again
+            with (self.dir / ROLLUP_CLOSED_LOG).open("a", encoding="utf-8") as fh:
+                fh.writelines(marks)
 
     def _seal_all(self, *, force: bool) -> None:
         now = time.monotonic()
@@ -401,7 +407,7 @@ class Writer:
         """Seal aged batches, close rollup windows that are due, refresh gauges."""
         grace = max(self.settings.flush_interval * 2, 5.0)
         for closed in self.rollups.close_due(self._clock_ns(), grace):
-            self._add_rollup(closed.tier, closed.sample)
+            self._add_rollup(closed)
         self._seal_all(force=False)
         self._update_gauges()
 
@@ -415,9 +421,21 @@ class Writer:
         self.rollups.late = 0
 
     def _save_rollups(self) -> None:
+        """Snapshot the open windows; the closed-window log is then covered and truncated."""
         if not self.rollups.tiers:
             return
         path = self.dir / ROLLUP_STATE
         tmp = path.with_suffix(".tmp")
         tmp.write_text(self.rollups.to_json())
         tmp.replace(path)
+        (self.dir / ROLLUP_CLOSED_LOG).unlink(missing_ok=True)
+
+    def _load_rollups(self) -> None:
+        state = self.dir / ROLLUP_STATE
+        if state.exists():
+            self.rollups.load_json(state.read_text())
+        log_file = self.dir / ROLLUP_CLOSED_LOG
+        if log_file.exists():  # a crash since the last snapshot: windows written meanwhile
+            for line in log_file.read_text(encoding="utf-8").splitlines():
+                tier, start, series = line.split("\t", 2)
+                self.rollups.mark_closed(tier, series, int(start))

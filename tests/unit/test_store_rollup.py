@@ -100,3 +100,13 @@ def test_series_are_separate() -> None:
     closed = r.observe(s(5, 1.0, "a"), "a")
     assert [(c.tier, c.sample.tags["device"]) for c in closed] == [("5m", "a")]
     assert r.open_windows() == 3
+
+
+def test_mark_closed_drops_stale_open_copy() -> None:
+    """Replaying the closed-window log drops an older open copy and blocks re-writing it."""
+    r = Rollups({"5m": 300})
+    r.observe(s(0, 2.0), "k")
+    r.mark_closed("5m", "k", 0)
+    assert r.open_windows() == 0
+    assert r.observe(s(1, 3.0), "k") == []
+    assert r.late == 1

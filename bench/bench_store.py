@@ -1,0 +1,444 @@
+"""Storage benchmark: chmd's writer, spool and replay against a real InfluxDB 1.6.7.
+
+Run from the repo root: `python bench/bench_store.py [--points N] [--devices D] ...`.
+It starts its own influxd on 127.0.0.1 (through tests/harness when available, else with its
+own start code), and prints:
+
+* client-side CPU per point (and per field) for serialise + batch + write with chmd's
+  Writer, next to the CPU `curl` spends POSTing the same line protocol in the same run, and
+  both ingest rates;
+* spool append and replay throughput (MB/s);
+* the replay of a simulated 10-minute outage of 1,000 devices, against real time.
+
+The machine is shared: figures are CPU seconds of this process (and of curl), so other load
+shows up mostly in the wall times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+from prometheus_client import CollectorRegistry  # noqa: E402
+
+from chmd.model import Sample  # noqa: E402
+from chmd.store import lineproto  # noqa: E402
+from chmd.store.metrics import StoreMetrics  # noqa: E402
+from chmd.store.settings import StorageSettings  # noqa: E402
+from chmd.store.spool import Spool  # noqa: E402
+from chmd.store.writer import Writer  # noqa: E402
+
+COUNTERS = [
+    "ifHCInOctets",
+    "ifHCOutOctets",
+    "ifHCInUcastPkts",
+    "ifHCOutUcastPkts",
+    "ifHCInMulticastPkts",
+    "ifHCOutMulticastPkts",
+    "ifHCInBroadcastPkts",
+    "ifHCOutBroadcastPkts",
+    "ifInDiscards",
+    "ifInErrors",
+    "ifOutDiscards",
+    "ifOutErrors",
+]
+RATES = [*COUNTERS[:4], "ifInErrors", "ifOutErrors", "ifInDiscards", "ifOutDiscards"]
+
+
+# --- a server of our own ---------------------------------------------------------------------
+class OwnInflux:
+    """Fallback when tests/harness is not importable: the COMPONENTS.md recipe."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.base = Path(tempfile.mkdtemp(prefix="bench-influx-"))
+        ports = []
+        for _ in range(2):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                ports.append(s.getsockname()[1])
+        self.port, self.rpc = ports
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> OwnInflux:
+        conf = self.base / "influxdb.conf"
+        conf.write_text(
+            f'reporting-disabled = true\nbind-address = "127.0.0.1:{self.rpc}"\n'
+            f'[meta]\n  dir = "{self.base}/meta"\n[data]\n  dir = "{self.base}/data"\n'
+            f'  wal-dir = "{self.base}/wal"\n  query-log-enabled = false\n'
+            f'[http]\n  bind-address = "127.0.0.1:{self.port}"\n  log-enabled = false\n'
+            "[monitor]\n  store-enabled = false\n"
+        )
+        log = (self.base / "influxd.log").open("wb")
+        self.proc = subprocess.Popen(["influxd", "-config", str(conf)], stdout=log, stderr=log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/ping", timeout=1) as r:  # noqa: S310 (loopback http URL)
+                    if r.status == 204:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("influxd did not start")
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+            self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def start_influx() -> Any:
+    try:
+        from harness import InfluxDB
+    except ImportError:
+        return OwnInflux().start()
+    return InfluxDB().start()
+
+
+def influx_count(url: str, db: str, measurement: str) -> int:
+    """Points in raw.<measurement> (every bench point has an `ifMtu` field)."""
+    import json
+    import urllib.parse
+
+    q = urllib.parse.urlencode({"db": db, "q": f'SELECT count("ifMtu") FROM "raw"."{measurement}"'})  # noqa: S608 (constant query)
+    with urllib.request.urlopen(f"{url}/query?{q}", timeout=30) as r:  # noqa: S310 (loopback http URL)
+        series = json.loads(r.read())["results"][0].get("series", [])
+    return int(series[0]["values"][0][1]) if series else 0
+
+
+# --- data ----------------------------------------------------------------------------------
+def interface_sample(device: int, port: int, t_ns: int, tick: int) -> Sample:
+    """One IF-MIB row the way chmd's SNMP collector reports it: 29 fields, 6 tags."""
+    fields: dict[str, float | int] = {
+        "ifType": 6,
+        "ifMtu": 1500,
+        "ifSpeed": 1_000_000_000,
+        "ifAdminStatus": 1,
+        "ifOperStatus": 1,
+        "ifHighSpeed": 1000,
+    }
+    base = device * 1_000_003 + port * 7919 + tick * 123_457
+    for i, name in enumerate(COUNTERS):
+        fields[name] = base * (i + 1)
+    fields["ifCounterDiscontinuityTime"] = 0
+    for i, name in enumerate(RATES):
+        fields[f"{name}_rate"] = (base % 100_000) / (i + 3)
+    fields["in_utilization"] = (base % 10_000) / 100.0
+    fields["out_utilization"] = (base % 7_000) / 100.0
+    tags = {
+        "device": f"sw{device:04d}",
+        "agent_host": f"10.{device // 250}.{device % 250}.1",
+        "ifIndex": str(port + 1),
+        "ifName": f"Gi1/0/{port + 1}",
+        "ifDescr": f"GigabitEthernet1/0/{port + 1}",
+        "ifAlias": f"access port {port + 1}",
+    }
+    return Sample("bench_if", tags, fields, t_ns)
+
+
+def cpu_sample(device: int, t_ns: int, tick: int) -> Sample:
+    """A small point: 2 tags, 4 fields (the shape of a CPU/memory/environment reading)."""
+    return Sample(
+        "bench_cpu",
+        {"device": f"sw{device:04d}", "agent_host": f"10.{device // 250}.{device % 250}.1"},
+        {"ifMtu": 1, "cpu_5s": (device + tick) % 100, "cpu_1m": 12.5 + tick, "mem_used_pct": 43.25},
+        t_ns,
+    )
+
+
+def polls(
+    devices: int, ports: int, ticks: int, t0_ns: int, step_s: float, small: bool = False
+) -> list[list[Sample]]:
+    """One list of samples per device poll, in time order (`small`: 1 small point per poll,
+    else `ports` interface rows)."""
+    out = []
+    for tick in range(ticks):
+        t = t0_ns + int(tick * step_s * 1e9)
+        for d in range(devices):
+            if small:
+                out.append([cpu_sample(d, t + d * 1000, tick)])
+            else:
+                out.append([interface_sample(d, p, t + d * 1000, tick) for p in range(ports)])
+    return out
+
+
+# --- measurements ----------------------------------------------------------------------------
+def settings(url: str, db: str, spool: Path, **extra: Any) -> StorageSettings:
+    data: dict[str, Any] = {
+        "url": url,
+        "database": db,
+        "spool_dir": str(spool),
+        "retention": {"raw_keep": "30d", "rollups": []},
+        "spool_max_bytes": 8 * 1024**3,
+    }
+    data.update(extra)
+    return StorageSettings.model_validate(data)
+
+
+async def wait_until(cond: Callable[[], bool], limit_s: float = 600) -> None:
+    deadline = time.monotonic() + limit_s
+    while not cond():
+        if time.monotonic() > deadline:
+            raise RuntimeError("benchmark condition not reached")
+        await asyncio.sleep(0.01)
+
+
+async def chmd_write(
+    url: str, db: str, batches: list[list[Sample]], spool: Path, **extra: Any
+) -> dict[str, float]:
+    metrics = StoreMetrics(CollectorRegistry())
+    writer = Writer(settings(url, db, spool, **extra), metrics)
+    await writer.start()
+    await wait_until(writer._ready.is_set)  # retention ensured: not part of the figure
+    total = sum(len(b) for b in batches)
+    written = metrics.points_written.labels("raw")
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    for batch in batches:
+        writer.submit(batch)
+        await asyncio.sleep(0)  # a poll callback returns to the loop between polls
+    writer.flush()
+    await wait_until(lambda: written._value.get() >= total)
+    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    await writer.aclose()
+    return {"points": total, "cpu_s": cpu, "wall_s": wall}
+
+
+def curl_write(url: str, db: str, bodies: list[bytes], workdir: Path) -> dict[str, float]:
+    """The same line protocol, POSTed by one curl process (one request per batch, keep-alive)."""
+    import urllib.parse
+
+    for q in (
+        f'CREATE DATABASE "{db}"',
+        f'CREATE RETENTION POLICY "raw" ON "{db}" DURATION 30d REPLICATION 1 DEFAULT',
+    ):
+        data = urllib.parse.urlencode({"q": q}).encode()
+        urllib.request.urlopen(urllib.request.Request(f"{url}/query", data=data)).close()  # noqa: S310 (loopback http URL)
+    config = []
+    for i, body in enumerate(bodies):
+        path = workdir / f"body{i}.lp"
+        path.write_bytes(body)
+        if i:
+            config.append("next")
+        config += [
+            f'url = "{url}/write?db={db}&rp=raw&precision=ns"',
+            f'data-binary = "@{path}"',
+            'output = "/dev/null"',
+        ]
+    (workdir / "curl.conf").write_text("\n".join(config) + "\n")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall0 = time.monotonic()
+    subprocess.run(["curl", "-s", "-f", "-K", str(workdir / "curl.conf")], check=True)
+    wall = time.monotonic() - wall0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"cpu_s": cpu, "wall_s": wall}
+
+
+def spool_throughput(bodies: list[bytes], workdir: Path, fsync: str) -> dict[str, float]:
+    directory = workdir / f"spool-{fsync}"
+    spool = Spool(directory, max_bytes=16 * 1024**3, segment_bytes=16 * 1024**2, fsync=fsync)  # type: ignore[arg-type]
+    size = sum(len(b) for b in bodies)
+    t0 = time.monotonic()
+    for body in bodies:
+        spool.append("raw", time.time_ns(), 5000, body)
+    spool.close()
+    write_s = time.monotonic() - t0
+    reader = Spool(directory, max_bytes=16 * 1024**3, segment_bytes=16 * 1024**2, fsync=fsync)  # type: ignore[arg-type]
+    t0 = time.monotonic()
+    n = 0
+    while (record := reader.peek()) is not None:
+        n += len(record.body)
+        reader.commit(record)
+    read_s = time.monotonic() - t0
+    reader.close()
+    shutil.rmtree(directory, ignore_errors=True)
+    assert n == size
+    return {
+        "mb": size / 1e6,
+        "write_mb_s": size / 1e6 / write_s,
+        "replay_mb_s": size / 1e6 / read_s,
+    }
+
+
+async def outage(
+    server: Any, devices: int, ports: int, minutes: int, workdir: Path
+) -> dict[str, float]:
+    """Collect `minutes` of 60 s polls of `devices` while influxd is down, then time the replay."""
+    metrics = StoreMetrics(CollectorRegistry())
+    writer = Writer(
+        settings(server.url, "bench_outage", workdir / "outage", fsync="batch"), metrics
+    )
+    await writer.start()
+    await wait_until(writer._ready.is_set)
+    server.stop()
+    t0 = time.time_ns() - minutes * 60 * 10**9
+    total = 0
+    spool_cpu0 = time.process_time()
+    for tick in range(minutes):
+        for d in range(devices):
+            poll = [
+                interface_sample(d, p, t0 + tick * 60 * 10**9 + d * 1000, tick)
+                for p in range(ports)
+            ]
+            writer.submit(poll)
+            total += len(poll)
+        await asyncio.sleep(0)
+    writer.flush()
+    spool_cpu = time.process_time() - spool_cpu0
+    await wait_until(lambda: metrics.spooled_points._value.get() >= total)
+    spooled_mb = writer.spool.bytes / 1e6
+    server.start()
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    await wait_until(lambda: not writer.spool.has_records(), limit_s=3600)
+    replay_wall, replay_cpu = time.monotonic() - wall0, time.process_time() - cpu0
+    await writer.aclose()
+    return {
+        "points": total,
+        "spooled_mb": spooled_mb,
+        "collect_cpu_s": spool_cpu,
+        "replay_wall_s": replay_wall,
+        "replay_cpu_s": replay_cpu,
+        "realtime_s": minutes * 60.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=100_000, help="points for the CPU figure")
+    parser.add_argument("--devices", type=int, default=1000, help="devices in the outage")
+    parser.add_argument("--ports", type=int, default=24, help="interfaces per device")
+    parser.add_argument("--minutes", type=int, default=10, help="length of the outage")
+    args = parser.parse_args()
+    if not shutil.which("curl"):
+        sys.exit("curl is needed for the baseline")
+    server = start_influx()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-store-"))
+    try:
+        run(server, workdir, args)
+    finally:
+        server.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def write_path(server: Any, workdir: Path, name: str, batches: list[list[Sample]]) -> None:
+    points = sum(len(b) for b in batches)
+    sample = batches[0][0]
+    fields = len(sample.fields)
+    measurement = sample.measurement
+    lines = [lineproto.encode(s, lineproto.SkipCounts()) or "" for b in batches for s in b]
+    bodies = ["\n".join(lines[i : i + 5000]).encode() for i in range(0, len(lines), 5000)]
+    print(
+        f"\n== write path: {name}, {len(sample.tags)} tags, {fields} fields, "
+        f"{len(lines[0])} bytes/line; {points} points in {len(batches)} polls =="
+    )
+    cpu0 = time.process_time()
+    for b in batches:
+        for s in b:
+            lineproto.encode(s, lineproto.SkipCounts())
+    ser = (time.process_time() - cpu0) / points * 1e6
+    tag = measurement.removeprefix("bench_")
+    curl = curl_write(server.url, f"curl_{tag}", bodies, workdir)
+    plain = asyncio.run(
+        chmd_write(server.url, f"chmd_{tag}", batches, workdir / f"{tag}1", gzip=False)
+    )
+    gz = asyncio.run(chmd_write(server.url, f"chmdgz_{tag}", batches, workdir / f"{tag}2"))
+    roll = asyncio.run(
+        chmd_write(
+            server.url,
+            f"chmdroll_{tag}",
+            batches,
+            workdir / f"{tag}3",
+            gzip=False,
+            retention={"raw_keep": "30d"},
+        )
+    )
+    for db in (f"curl_{tag}", f"chmd_{tag}", f"chmdgz_{tag}", f"chmdroll_{tag}"):
+        got = influx_count(server.url, db, measurement)
+        if got != points:
+            raise SystemExit(f"{db}: {got} points stored, {points} expected")
+
+    def per_pt(r: dict[str, float]) -> float:
+        return r["cpu_s"] / points * 1e6
+
+    def show(label: str, us: float, wall: float | None) -> None:
+        rate = f"  ingest {points / wall:7.0f} points/s" if wall else ""
+        print(f"  {label:40s}{us:6.2f} us/point {us / fields * 1000:5.0f} ns/field{rate}")
+
+    show("serialise only (lineproto.encode)", ser, None)
+    show("chmd Writer, gzip off", per_pt(plain), plain["wall_s"])
+    show("chmd Writer, gzip on (the default)", per_pt(gz), gz["wall_s"])
+    show("chmd Writer, gzip off, 5m+1h rollups", per_pt(roll), roll["wall_s"])
+    show("curl, same line protocol (baseline)", per_pt(curl), curl["wall_s"])
+    print(
+        f"  chmd (gzip off) / curl: CPU per point {per_pt(plain) / per_pt(curl):.1f}x, "
+        f"ingest rate {curl['wall_s'] / plain['wall_s']:.2f} (1.00 = as fast as curl)"
+    )
+
+
+def run(server: Any, workdir: Path, args: argparse.Namespace) -> None:
+    ports, ticks = 24, 10
+    t0 = time.time_ns() - 15 * 60 * 10**9  # 10 polls a minute apart, ending 5 min ago
+    print(
+        f"InfluxDB {getattr(server, 'version', '1.6.7')} at {server.url}; "
+        f"{os.cpu_count()} CPUs (shared)"
+    )
+    devices = max(1, args.points // (ports * ticks))
+    wide = polls(devices, ports, ticks, t0, 60)
+    write_path(server, workdir, "IF-MIB rows", wide)
+    small = polls(max(1, args.points // ticks), 1, ticks, t0, 60, small=True)
+    write_path(server, workdir, "small points", small)
+
+    bodies = []
+    lines = [lineproto.encode(s, lineproto.SkipCounts()) or "" for b in wide for s in b]
+    bodies = ["\n".join(lines[i : i + 5000]).encode() for i in range(0, len(lines), 5000)]
+    print("\n== spool (5,000-point records of IF-MIB rows) ==")
+    for fsync in ("never", "batch"):
+        sp = spool_throughput(bodies, workdir, fsync)
+        print(
+            f"  fsync={fsync:6s} {sp['mb']:7.1f} MB: append {sp['write_mb_s']:7.1f} MB/s, "
+            f"replay read+commit {sp['replay_mb_s']:7.1f} MB/s"
+        )
+
+    print(
+        f"\n== outage: {args.devices} devices x {args.ports} interfaces, "
+        f"{args.minutes} min of 60 s polls, influxd stopped =="
+    )
+    out = asyncio.run(outage(server, args.devices, args.ports, args.minutes, workdir))
+    print(
+        f"  {out['points']} points spooled ({out['spooled_mb']:.0f} MB) with "
+        f"{out['collect_cpu_s'] / out['points'] * 1e6:.1f} us CPU/point (serialise + batch + spool)"
+    )
+    print(
+        f"  replay to InfluxDB: {out['replay_wall_s']:.1f} s wall "
+        f"({out['points'] / out['replay_wall_s']:.0f} points/s, "
+        f"{out['spooled_mb'] / out['replay_wall_s']:.1f} MB/s, "
+        f"chmd CPU {out['replay_cpu_s']:.1f} s) "
+        f"for {out['realtime_s']:.0f} s of real time: "
+        f"{out['realtime_s'] / out['replay_wall_s']:.1f}x faster than real time"
+    )
+
+
+if __name__ == "__main__":
+    main()
