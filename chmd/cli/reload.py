@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 import yaml
 
-from chmd.cli import main
+from chmd.cli import config_option, main
 from chmd.systemd import PID_FILE_NAME, process_is_chmd, read_pid_file
 
 DEFAULT_STATE_DIR = "/var/lib/chmd"
@@ -65,15 +65,7 @@ def find_daemon(pid_file: Path, unit: str) -> int | None:
 
 
 @main.command()
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    envvar="CHMD_CONFIG",
-    help="chmd.yaml of the running daemon (read only for state_dir).  [default: etc/chmd.yaml "
-    "if present, else /etc/chmd/chmd.yaml]",
-)
+@config_option
 @click.option(
     "--pid-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -81,14 +73,12 @@ def find_daemon(pid_file: Path, unit: str) -> int | None:
     help=f"The daemon's pid file.  [default: <state_dir>/{PID_FILE_NAME}]",
 )
 @click.option("--unit", default="chmd.service", show_default=True, help="systemd unit to ask.")
-def reload(config_path: Path | None, pid_file: Path | None, unit: str) -> None:
-    """Tell the running daemon to reload its configuration (like `systemctl reload chmd`)."""
-    if pid_file is None:
-        if config_path is None:
-            from chmd.config import default_config_path
+def reload(config: Path, pid_file: Path | None, unit: str) -> None:
+    """Tell the running daemon to reload its configuration (like `systemctl reload chmd`).
 
-            config_path = default_config_path()
-        pid_file = state_dir_of(config_path) / PID_FILE_NAME
+    The config file is read only for `state_dir` (where the pid file is)."""
+    if pid_file is None:
+        pid_file = state_dir_of(config) / PID_FILE_NAME
     pid = find_daemon(pid_file, unit)
     if pid is None:
         click.echo(

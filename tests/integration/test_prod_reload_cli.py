@@ -61,7 +61,7 @@ def test_reload_signals_pid_from_state_dir(
     config = tmp_path / "chmd.yaml"
     config.write_text("state_dir: state\n")
     result = subprocess.run(
-        [CHMD, "reload", "--config", str(config), "--unit", "chmd-test-none.service"],
+        [CHMD, "reload", "-c", str(config), "--unit", "chmd-test-none.service"],
         capture_output=True,
         text=True,
         check=False,
