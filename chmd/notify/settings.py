@@ -9,6 +9,7 @@ checked here, at load, so `chmd check` proves the section before the daemon star
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
@@ -193,6 +194,14 @@ class NotifySettings(StrictModel):
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
     ack: AckSettings = Field(default_factory=AckSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_keys(cls, data: Any) -> Any:
+        """A key written with only comments under it (`delivery:`) means its defaults."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
 
     @model_validator(mode="after")
     def _references(self) -> NotifySettings:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from chmd.notify.settings import DEFAULT_INHIBIT_RULES, NotifySettings
@@ -73,3 +76,18 @@ def test_escalation_receivers_must_exist() -> None:
                 },
             }
         )
+
+
+def test_documented_example_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `notify:` example in docs/notify.md loads (secrets from env and credentials)."""
+    text = (Path(__file__).parents[2] / "docs" / "notify.md").read_text()
+    block = re.search(r"```yaml\n(notify:.*?)```", text, re.S)
+    assert block is not None
+    monkeypatch.setenv("CHMD_OPS_MAIL_URL", "mailtos://u:p@smtp.example.com?to=ops@example.com")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    (tmp_path / "chmd-oncall-url").write_text("json://hooks.example.com/oncall\n")
+    (tmp_path / "chmd-ack-key").write_text("k" * 32)
+    cfg = load(yaml.safe_load(block.group(1))["notify"])
+    assert cfg.route is not None
+    assert [r.receiver for r in cfg.route.routes] == ["oncall", "ops"]
+    assert cfg.delivery.storm_limit == 30
