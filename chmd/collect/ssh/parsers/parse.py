@@ -22,7 +22,7 @@ _CLI_ERROR = re.compile(
     r"Unknown command|Unrecognized command|Permission denied)",
     re.MULTILINE,
 )
-_TEMPLATES: dict[Path, str] = {}
+_TEMPLATES: dict[Path, Any] = {}  # compiled TextFSM per own template (asyncio: one user)
 
 
 def check_cli_error(device: str, command: str, text: str) -> None:
@@ -35,9 +35,11 @@ def check_cli_error(device: str, command: str, text: str) -> None:
 
 
 def _parse_template(path: Path, text: str) -> list[Record]:
-    if path not in _TEMPLATES:
-        _TEMPLATES[path] = path.read_text(encoding="utf-8")
-    fsm = textfsm.TextFSM(io.StringIO(_TEMPLATES[path]))
+    """Parse with one of chmd's own templates, compiled once and reset per use."""
+    fsm = _TEMPLATES.get(path)
+    if fsm is None:
+        fsm = _TEMPLATES[path] = textfsm.TextFSM(io.StringIO(path.read_text(encoding="utf-8")))
+    fsm.Reset()
     return [{k.lower(): v for k, v in row.items()} for row in fsm.ParseTextToDicts(text)]
 
 
