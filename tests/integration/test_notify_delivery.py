@@ -152,6 +152,7 @@ async def pipelines(tmp_path: Path) -> AsyncIterator[Factory]:
         state_dir: Path | None = None,
         ack_url: str | None = None,
         ack_ttl: str = "1d",
+        registry: CollectorRegistry | None = None,
         **top: Any,
     ) -> AlertPipeline:
         route = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "1h", **route}
@@ -165,7 +166,9 @@ async def pipelines(tmp_path: Path) -> AsyncIterator[Factory]:
         if ack_url:
             data["ack"] = {"secret_key": ACK_KEY, "base_url": ack_url, "link_ttl": ack_ttl}
         settings = NotifySettings.model_validate(data)
-        pipeline = AlertPipeline.create(settings, state_dir or tmp_path, CollectorRegistry())
+        pipeline = AlertPipeline.create(
+            settings, state_dir or tmp_path, registry or CollectorRegistry()
+        )
         await pipeline.start()
         started.append(pipeline)
         return pipeline
@@ -466,3 +469,29 @@ async def test_storm_cap_holds_back_and_summarises(rx: Receivers, pipelines: Fac
     titles = [r.json["title"] for r in rx.posts("hook")]
     assert titles[2] == "chmd: 3 notification(s) held back"
     assert "storm limit 2 per 2s" in rx.posts("hook")[2].json["message"]
+
+
+async def test_receiver_secret_never_logged(rx: Receivers, pipelines: Factory) -> None:
+    """A failing webhook whose URL carries a token: the token is in no log event, audit line
+    or metric, while the request itself did carry it."""
+    from prometheus_client import generate_latest
+    from structlog.testing import capture_logs
+
+    url = rx.json_url("secret") + "?+X-Token=tok-s3cr3t-123"
+    registry = CollectorRegistry()
+    p = await pipelines(
+        {"hook": [url]}, {"receiver": "hook"}, delivery={"attempts": 2}, registry=registry
+    )
+    rx.http.fail_next(2)
+    with capture_logs() as logs:
+        await run(p, [alert()], range(0, 31, 30))
+        await settle(p)
+    assert [r.headers["X-Token"] for r in rx.all_posts("secret")] == ["tok-s3cr3t-123"] * 2
+    assert [e["event"] for e in logs].count("notify_attempt_failed") == 2
+    assert "s3cr3t" not in repr(logs)
+    assert "s3cr3t" not in p.audit.path.read_text()
+    exposition = generate_latest(registry)
+    assert (
+        b'chmd_notify_attempts_total{outcome="retryable_failure",receiver="hook"} 2.0' in exposition
+    )
+    assert b"s3cr3t" not in exposition
