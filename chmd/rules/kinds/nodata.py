@@ -25,7 +25,9 @@ class NoData:
             last = table.seen_t[rows]
         silent = now - last
         with np.errstate(invalid="ignore"):
-            breached = ~np.isnan(silent) & (silent >= spec.absent_for)
+            # 1 ms of slack: `now` arrives as a datetime, rounded to the microsecond
+            breached = ~np.isnan(silent) & (silent >= spec.absent_for - 1e-3)
+            breached &= silent < spec.forget_after
 
         def detail(i: int) -> dict[str, str]:
             return {"silent_for": format_duration(round(float(silent[i])))}
