@@ -9,6 +9,7 @@ garbage output, a wrong password or key, a changed host key.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -510,3 +511,19 @@ async def test_cancelled_poll_drops_the_connection(
     result = await collector.poll(dev)
     assert result.errors == ()
     assert fake.connections == 2
+
+
+async def test_connection_refused(tmp_path: Path, collector: SshCollector) -> None:
+    """Nothing listening on the port: reason `refused` at the `connect` step."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    dev = Device.model_validate(
+        {"name": "r9", "host": "127.0.0.1",
+         "ssh": {"port": port, "user": USER, "password": PASSWORD,
+                 "known_hosts": str(tmp_path / "kh")}}
+    )  # fmt: skip
+    (tmp_path / "kh").write_text("")
+    result = await collector.poll(dev)
+    assert reasons(result) == {"connect": "refused"}
