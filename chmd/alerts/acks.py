@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from chmd.alerts.snapshot import read_snapshot
 from chmd.model import Alert, AlertState, Severity
 
 ACKS_FILE = "acks.json"
-SNAPSHOT_FILE = "alerts.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,33 +137,6 @@ class AckStore:
         self._file.write(
             [a.to_json() for a in sorted(self._acks.values(), key=lambda a: a.fingerprint)]
         )
-
-
-# -- the snapshot of notified alerts, so `chmd alerts ack ID` can resolve an id --------
-
-
-def write_snapshot(state_dir: Path, alerts: Iterable[Alert]) -> None:
-    data = [
-        {
-            "fingerprint": a.fingerprint,
-            "rule": a.rule,
-            "labels": dict(a.labels),
-            "severity": str(a.severity),
-            "state": str(a.state),
-            "active_since": a.active_since.isoformat(),
-            "fired_at": a.fired_at.isoformat() if a.fired_at else None,
-            "value": a.value,
-            "summary": a.summary,
-            "description": a.description,
-        }
-        for a in sorted(alerts, key=lambda a: a.fingerprint)
-    ]
-    _JsonFile(Path(state_dir) / SNAPSHOT_FILE).write(data)
-
-
-def read_snapshot(state_dir: Path) -> list[dict[str, Any]]:
-    data = _JsonFile(Path(state_dir) / SNAPSHOT_FILE).read()
-    return list(data) if data else []
 
 
 class AckError(Exception):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from chmd.model import Alert
 
@@ -79,3 +79,16 @@ def match_labels(alert: Alert) -> dict[str, str]:
 
 def matches_all(matchers: Sequence[Matcher], labels: Mapping[str, str]) -> bool:
     return all(m.matches(labels) for m in matchers)
+
+
+def device_labels(devices: Iterable[Any]) -> dict[str, dict[str, str]]:
+    """Per-device extra labels for routing and silences: the inventory tags (site, role, …)
+    and, when the inventory provides them, `groups` as a comma-separated list."""
+    labels: dict[str, dict[str, str]] = {}
+    for device in devices:
+        extra = dict(getattr(device, "tags", {}) or {})
+        groups = getattr(device, "groups", None)
+        if groups:
+            extra["groups"] = ",".join(groups)
+        labels[str(device.name)] = extra
+    return labels

@@ -24,11 +24,11 @@ Everything but delivery is a function of the inputs and `now`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import structlog
 from prometheus_client import CollectorRegistry
@@ -42,8 +42,9 @@ from chmd.alerts.matchers import match_labels
 from chmd.alerts.nflog import GroupRecord, NotificationLog
 from chmd.alerts.routing import RouteNode, compile_routes, match_routes
 from chmd.alerts.silences import SilenceStore, active_silence, maintenance_windows
+from chmd.alerts.snapshot import restore_alerts, write_snapshot
 from chmd.configtypes import format_duration
-from chmd.model import Alert, AlertState, Notification, Sample, Severity
+from chmd.model import Alert, AlertState, Notification, Sample
 from chmd.notify.apprise_client import targets_for
 from chmd.notify.dispatcher import Dispatcher, Outcome, ReceiverClient
 from chmd.notify.metrics import NotifyMetrics
@@ -53,6 +54,7 @@ from chmd.notify.templates import (
     DEFAULT_BODY,
     DEFAULT_TITLE,
     Templates,
+    notify_type,
     render,
 )
 
@@ -92,16 +94,6 @@ class Verdict:
         return self.silenced_by is None and self.inhibited_by is None
 
 
-def notify_type(alerts: Sequence[Alert]) -> str:
-    firing = [a for a in alerts if a.state is not AlertState.RESOLVED]
-    if not firing:
-        return "success"
-    worst = max(a.severity.rank for a in firing)
-    if worst >= Severity.MAJOR.rank:
-        return "failure"
-    return "warning" if worst >= Severity.WARNING.rank else "info"
-
-
 class AlertPipeline:
     """Stateful across ticks (groups, notification log, acks, silences); see module doc."""
 
@@ -128,7 +120,7 @@ class AlertPipeline:
         self.audit = AuditLog(self.state_dir)
         self.nflog = NotificationLog(self.state_dir)
         self._groups: dict[str, Group] = {}
-        self._alerts: dict[str, Alert] = {a.fingerprint: a for a in _restore(self.state_dir)}
+        self._alerts: dict[str, Alert] = {a.fingerprint: a for a in restore_alerts(self.state_dir)}
         self._events: list[AuditEvent] = []
         self._templates = {
             name: Templates(
@@ -195,7 +187,7 @@ class AlertPipeline:
                 self._tick_group(group, now)
         self._cleanup()
         if self._alerts != snapshot_before:
-            ack_mod.write_snapshot(self.state_dir, self._alerts.values())
+            write_snapshot(self.state_dir, self._alerts.values())
         self.nflog.save()
 
     def _ingest(self, changed: Sequence[Alert], active: Sequence[Alert], now: datetime) -> None:
@@ -507,38 +499,3 @@ class AlertPipeline:
 
     def groups(self) -> list[Group]:
         return list(self._groups.values())
-
-
-def device_labels(devices: Iterable[Any]) -> dict[str, dict[str, str]]:
-    """Per-device extra labels for routing and silences: the inventory tags (site, role, …)
-    and, when the inventory provides them, `groups` as a comma-separated list."""
-    labels: dict[str, dict[str, str]] = {}
-    for device in devices:
-        extra = dict(getattr(device, "tags", {}) or {})
-        groups = getattr(device, "groups", None)
-        if groups:
-            extra["groups"] = ",".join(groups)
-        labels[str(device.name)] = extra
-    return labels
-
-
-def _restore(state_dir: Path) -> Iterable[Alert]:
-    """Alerts from the last snapshot, so recoveries during downtime are still announced."""
-    for item in ack_mod.read_snapshot(state_dir):
-        try:
-            yield Alert(
-                rule=item["rule"],
-                fingerprint=item["fingerprint"],
-                labels=tuple(sorted(item["labels"].items())),
-                severity=Severity(item["severity"]),
-                state=AlertState(item["state"]),
-                value=item.get("value"),
-                summary=item.get("summary", ""),
-                description=item.get("description", ""),
-                active_since=datetime.fromisoformat(item["active_since"]),
-                fired_at=datetime.fromisoformat(item["fired_at"]) if item.get("fired_at") else None,
-            )
-        except (KeyError, ValueError):
-            log.warning(
-                "alert_snapshot_entry_skipped", fingerprint=str(item.get("fingerprint", ""))[:12]
-            )

@@ -182,3 +182,13 @@ def render(
     title = Template(templates.title).safe_substitute(fields)
     body = Template(templates.body).safe_substitute(fields)
     return title, body
+
+
+def notify_type(alerts: Sequence[Alert]) -> str:
+    firing = [a for a in alerts if a.state is not AlertState.RESOLVED]
+    if not firing:
+        return "success"
+    worst = max(a.severity.rank for a in firing)
+    if worst >= Severity.MAJOR.rank:
+        return "failure"
+    return "warning" if worst >= Severity.WARNING.rank else "info"

@@ -17,8 +17,8 @@ from chmd.alerts.acks import (
     ack_alert,
     ack_link,
     check_link,
-    write_snapshot,
 )
+from chmd.alerts.snapshot import write_snapshot
 from chmd.model import Alert, AlertState, Severity
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from chmd.alerts.acks import AckStore, write_snapshot
+from chmd.alerts.acks import AckStore
 from chmd.alerts.silences import SilenceStore
+from chmd.alerts.snapshot import write_snapshot
 from chmd.cli import main
 from chmd.model import Alert, AlertState, Severity
 
