@@ -112,6 +112,11 @@ class FakeCisco:
                 process.stdout.write(command + "\r\n")
             if command in ("exit", "quit"):
                 break
+            if self.faults.get(command) == "drop":
+                process.stdout.write(self.outputs[command][:200])
+                await asyncio.sleep(0.05)
+                process.channel.get_connection().abort()
+                return
             if command:
                 process.stdout.write(self.answer(command).replace("\n", "\r\n"))
             process.stdout.write("r1#")
@@ -527,3 +532,25 @@ async def test_connection_refused(tmp_path: Path, collector: SshCollector) -> No
     (tmp_path / "kh").write_text("")
     result = await collector.poll(dev)
     assert reasons(result) == {"connect": "refused"}
+
+
+async def test_interactive_shell_dropped_mid_output(
+    fake: FakeCisco, known_hosts: Path, tmp_path: Path
+) -> None:
+    """In an interactive shell too, a connection dropped mid-output is `disconnected`,
+    naming device and command."""
+    own = tmp_path / "ios_interactive.yaml"
+    own.write_text(
+        "platform: cisco_ios\nntc_platform: cisco_ios\nsession: interactive\n"
+        "commands:\n  - command: show version\n    samples:\n"
+        "      - measurement: system\n        fields: {version: version}\n"
+    )
+    fake.faults["show version"] = "drop"
+    settings = SshCollectorSettings(command_sets={"cisco_ios": str(own)})
+    coll = SshCollector(settings, state_dir=tmp_path)
+    try:
+        result = await coll.poll(device(fake, known_hosts))
+    finally:
+        await coll.aclose()
+    assert reasons(result) == {"show version": "disconnected"}
+    assert "r1" in result.errors[0].message

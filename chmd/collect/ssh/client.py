@@ -138,31 +138,32 @@ class DeviceSession:
 
     async def _open_shell(self) -> asyncssh.SSHClientProcess[str]:
         shell = await self._conn.create_process(term_type="vt100", term_size=(511, 24))
-        banner = await self._read_to_prompt(shell)
+        banner = await self._read_to_prompt(shell, "login")
         self._prompt_text = _last_line(banner).strip()
         if self._pagination:
             shell.stdin.write(self._pagination + "\n")
-            check_cli_error(self.device.name, self._pagination, await self._read_to_prompt(shell))
+            reply = await self._read_to_prompt(shell, self._pagination)
+            check_cli_error(self.device.name, self._pagination, reply)
         return shell
 
     async def _run_shell(self, command: str) -> str:
         if self._shell is None:
             self._shell = await self._open_shell()
         self._shell.stdin.write(command + "\n")
-        text = await self._read_to_prompt(self._shell)
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-        text = text[: len(text) - len(self._prompt_text or "")]  # the prompt that ended it
+        text = await self._read_to_prompt(self._shell, command)
+        text = text.replace("\r\n", "\n").replace("\r", "\n").rstrip()
+        text = text.removesuffix(self._prompt_text or "")  # the prompt that ended it
         first, _, rest = text.partition("\n")
         return rest if command in first else text  # drop the echo of the command
 
-    async def _read_to_prompt(self, shell: asyncssh.SSHClientProcess[str]) -> str:
+    async def _read_to_prompt(self, shell: asyncssh.SSHClientProcess[str], what: str) -> str:
         """Read until the output's unfinished last line is the prompt (`prompt:` regex at
         login; from then on exactly the prompt the device showed, e.g. `lab-sw1#`)."""
         buffer = ""
         while True:
             chunk = await shell.stdout.read(65536)
             if not chunk:
-                raise Disconnected(f"{self.device.name}: shell closed", step="shell")
+                raise Disconnected(f"{self.device.name}: the device closed the shell ({what!r})")
             buffer += chunk
             last = _last_line(buffer).strip()
             if self._prompt_text is not None:
