@@ -36,7 +36,7 @@ class AckTarget(Protocol):
 
 def ack_handlers(
     target: AckTarget,
-    key: bytes,
+    key: bytes | Callable[[], bytes | None],
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> list[tuple[str, str, Handler]]:
     """(method, path, handler) triples, for `chmd.http.HttpServer.add_route(*triple)`."""
@@ -47,7 +47,7 @@ def ack_handlers(
 def add_ack_routes(
     app: web.Application,
     target: AckTarget,
-    key: bytes,
+    key: bytes | Callable[[], bytes | None],
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> None:
     """Mount GET/POST /-/ack/{fingerprint} on an aiohttp `app`."""
@@ -56,13 +56,21 @@ def add_ack_routes(
 
 
 class _AckHandler:
-    def __init__(self, target: AckTarget, key: bytes, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        target: AckTarget,
+        key: bytes | Callable[[], bytes | None],
+        clock: Callable[[], datetime],
+    ) -> None:
         self._target = target
-        self._key = key
+        self._key = key if callable(key) else (lambda: key)
         self._clock = clock
 
     def _verify(self, fingerprint: str, exp: str, sig: str) -> Alert:
-        check = check_link(self._key, fingerprint, exp, sig, self._clock())
+        key = self._key()
+        if key is None:
+            raise web.HTTPNotFound(text="Acknowledgement links are not enabled.\n")
+        check = check_link(key, fingerprint, exp, sig, self._clock())
         if check is LinkCheck.BAD_SIGNATURE:
             raise web.HTTPForbidden(text="This acknowledgement link is not valid.\n")
         if check is LinkCheck.EXPIRED:

@@ -133,6 +133,7 @@ class AlertPipeline:
         self.verdicts: dict[str, Verdict] = {}
         self.dispatcher: Dispatcher | None = None
         self._metrics = metrics
+        self._shutdown_timeout_s = 10.0
         self._seen: tuple[set[tuple[str, datetime]], dict[str, datetime | None]] | None = None
 
     @classmethod
@@ -140,15 +141,19 @@ class AlertPipeline:
         cls,
         settings: NotifySettings,
         state_dir: Path,
-        registry: CollectorRegistry,
+        metrics: NotifyMetrics | CollectorRegistry,
         *,
         device_labels: Mapping[str, Mapping[str, str]] | None = None,
+        shutdown_timeout_s: float = 10.0,
     ) -> AlertPipeline:
         """The daemon's constructor: Apprise receivers, dispatcher and metrics wired up.
 
-        Call `await start()` in the running loop, `process()` each tick, `aclose()` at exit.
+        `metrics` is the composed `NotifyMetrics` (chmd.metrics.Metrics.notify) or a registry
+        to build it on. Call `await start()` in the running loop, `process()` each tick,
+        `aclose()` at exit. Raises NotifyError if a receiver's Apprise config cannot load.
         """
-        metrics = NotifyMetrics(registry)
+        if isinstance(metrics, CollectorRegistry):
+            metrics = NotifyMetrics(metrics)
         pipeline = cls(settings, state_dir, None, device_labels=device_labels, metrics=metrics)
         clients = {
             name: ReceiverClient(name, targets_for(name, receiver), receiver.format)
@@ -156,6 +161,7 @@ class AlertPipeline:
         }
         pipeline.dispatcher = Dispatcher(clients, settings.delivery, metrics, pipeline.on_delivery)
         pipeline._sender = pipeline.dispatcher
+        pipeline._shutdown_timeout_s = shutdown_timeout_s
         return pipeline
 
     async def start(self) -> None:
@@ -165,7 +171,7 @@ class AlertPipeline:
     async def aclose(self) -> None:
         """Deliver what is queued (bounded), then stop; the log is already on disk."""
         if self.dispatcher is not None:
-            await self.dispatcher.aclose()
+            await self.dispatcher.aclose(self._shutdown_timeout_s)
         self.nflog.save()
 
     # -- the tick -------------------------------------------------------------------
