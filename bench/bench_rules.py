@@ -124,6 +124,19 @@ def fill(
     return hot
 
 
+def python_bytes(table: Table) -> int:
+    """Deep size of the series identities: the tag tuples, their pairs and strings (each object
+    counted once), the index dict, the row list and the pair intern table."""
+    seen: set[int] = set()
+    total = sys.getsizeof(table.index) + sys.getsizeof(table.labels) + sys.getsizeof(table._pairs)
+    for key in table.labels:
+        for obj in (key, *key, *(x for pair in key for x in pair)):
+            if id(obj) not in seen:
+                seen.add(id(obj))
+                total += sys.getsizeof(obj)
+    return total
+
+
 def poll(table: Table, t: float, hot: np.ndarray, rng: np.random.Generator) -> None:
     """Every series reports once more at `t` (a vectorised write of one poll)."""
     n = len(hot)
@@ -203,6 +216,7 @@ def main() -> None:
         del labels
         gc.collect()
         after_fill = rss_bytes()
+        identity_bytes = python_bytes(table)
         window_bytes = sum(
             a.nbytes
             for c in table.columns.values()
@@ -240,10 +254,12 @@ def main() -> None:
         f"steady cycle: {cycle:.3f} s (min of {args.cycles}: {all_cycles}; {len(changed)} changes)",
         f"native numpy baseline, same 20 conditions: {native:.3f} s",
         f"ratio engine/native: {cycle / native:.1f}x",
-        f"window arrays: {per_series:.0f} bytes/series (1 h raw window at 60 s; "
-        f"capacity {capacity:,} rows)",
-        f"engine RSS growth: {(after_fill - before) / n:.0f} bytes/series (tags, index, windows); "
-        f"peak RSS {peak / 2**20:.0f} MiB",
+        f"window arrays: {per_series:.0f} bytes/series (1 h raw window at 60 s); allocated "
+        f"{window_bytes / n:.0f} bytes/series with the row capacity's headroom ({capacity:,})",
+        f"series identity (tag tuples, index): {identity_bytes / n:.0f} bytes/series (deep sizeof)",
+        f"window + identity: {(window_bytes + identity_bytes) / n:.0f} bytes/series; "
+        f"RSS growth {(after_fill - before) / n:.0f} bytes/series (incl. the generator's freed "
+        f"temporaries); peak RSS {peak / 2**20:.0f} MiB",
         f"observe: {obs:,.0f} samples/s into known series (Python ingest path)",
         f"load average while running: {os.getloadavg()[0]:.1f} (2 cores shared with others)",
         f"goal < 1 s/cycle: {'met' if cycle < 1 else 'NOT met'}; "

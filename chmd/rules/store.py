@@ -223,6 +223,7 @@ class Table:
         self.alive = np.zeros(capacity, dtype=bool)
         self.columns: dict[str, Column] = {}
         self.texts: dict[str, TextColumn] = {}
+        self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
 
     @property
     def size(self) -> int:
@@ -245,6 +246,8 @@ class Table:
         row = len(self.labels)
         if row >= self.capacity:
             self._grow(self.capacity * 2)
+        pairs = self._pairs  # (tag, value) pairs shared between rows: ~400 bytes less a row
+        key = tuple(pairs.setdefault(pair, pair) for pair in key)
         self.index[key] = row
         self.labels.append(key)
         self.alive[row] = True
