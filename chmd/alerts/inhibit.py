@@ -35,6 +35,37 @@ def compile_inhibitions(settings: NotifySettings) -> tuple[Inhibition, ...]:
     )
 
 
+class InhibitionIndex:
+    """The firing source alerts of every rule, indexed by their `equal` label values, so
+    checking a target costs one lookup per rule instead of a scan of every firing alert."""
+
+    def __init__(
+        self, rules: Sequence[Inhibition], firing: Mapping[str, Mapping[str, str]]
+    ) -> None:
+        self._rules = rules
+        self._sources: list[dict[tuple[str, ...], list[str]]] = []
+        for rule in rules:
+            index: dict[tuple[str, ...], list[str]] = {}
+            for fp, labels in firing.items():
+                if matches_all(rule.source, labels):
+                    index.setdefault(_key(rule, labels), []).append(fp)
+            self._sources.append(index)
+
+    def inhibited_by(self, fingerprint: str, labels: Mapping[str, str]) -> str | None:
+        """The fingerprint of a firing alert that inhibits this one (never itself), or None."""
+        for rule, index in zip(self._rules, self._sources, strict=True):
+            if not index or not matches_all(rule.target, labels):
+                continue
+            for source in index.get(_key(rule, labels), ()):
+                if source != fingerprint:
+                    return source
+        return None
+
+
+def _key(rule: Inhibition, labels: Mapping[str, str]) -> tuple[str, ...]:
+    return tuple(labels.get(name, "") for name in rule.equal)
+
+
 def inhibiting_alert(
     rules: Sequence[Inhibition],
     firing: Mapping[str, Mapping[str, str]],
@@ -44,10 +75,6 @@ def inhibiting_alert(
     """The fingerprint of a firing alert that inhibits this one, or None.
 
     `firing` maps each firing alert's fingerprint to its match labels; an alert never
-    inhibits itself.
+    inhibits itself. (One-off form of `InhibitionIndex`.)
     """
-    for rule in rules:
-        for source_fp, source in firing.items():
-            if source_fp != fingerprint and rule.mutes(source, labels):
-                return source_fp
-    return None
+    return InhibitionIndex(rules, firing).inhibited_by(fingerprint, labels)

@@ -37,7 +37,7 @@ from chmd.alerts import acks as ack_mod
 from chmd.alerts.ack_http import Handler, ack_handlers
 from chmd.alerts.audit import AuditEvent, AuditLog, audit_samples
 from chmd.alerts.dedup import Action, Entry, decide, due_escalations
-from chmd.alerts.inhibit import compile_inhibitions, inhibiting_alert
+from chmd.alerts.inhibit import InhibitionIndex, compile_inhibitions
 from chmd.alerts.matchers import match_labels
 from chmd.alerts.nflog import GroupRecord, NotificationLog
 from chmd.alerts.routing import RouteNode, compile_routes, match_routes
@@ -224,10 +224,11 @@ class AlertPipeline:
         firing = {
             fp: lab for fp, lab in labels.items() if self._alerts[fp].state is AlertState.FIRING
         }
+        inhibitions = InhibitionIndex(self._inhibitions, firing)
         verdicts = {}
         for fp, lab in labels.items():
             silence = active_silence(silences, lab, now)
-            source = None if silence else inhibiting_alert(self._inhibitions, firing, fp, lab)
+            source = None if silence else inhibitions.inhibited_by(fp, lab)
             verdicts[fp] = Verdict(silence.id if silence else None, source)
         return verdicts
 
