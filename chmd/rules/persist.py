@@ -205,12 +205,8 @@ def _load_windows(engine: RuleEngine, path: Path) -> None:
 def _fill_table(table: Table, entry: dict[str, Any], data: Any, p: str) -> None:
     labels = [tuple(tuple(pair) for pair in row) for row in entry["labels"]]
     n = len(labels)
-    for row_labels in labels:
-        table.row(row_labels)  # rows come back with the same ids
+    table.restore_rows(labels, data[f"{p}.alive"])  # rows come back with the same ids
     table.first_t[:n], table.seen_t[:n] = data[f"{p}.first_t"], data[f"{p}.seen_t"]
-    table.alive[:n] = data[f"{p}.alive"]
-    for row in np.flatnonzero(~table.alive[:n]).tolist():
-        table.index.pop(table.labels[row], None)
     for c, (name, specs) in enumerate(entry["columns"].items()):
         if name not in table.columns:
             continue

@@ -253,6 +253,23 @@ class Table:
         self.alive[row] = True
         return row
 
+    def restore_rows(self, labels: list[Labels], alive: npt.NDArray[np.bool_]) -> None:
+        """Re-create saved rows with their saved ids (retired rows included, unindexed)."""
+        if self.labels:
+            raise ValueError("restore_rows needs an empty table")
+        capacity = self.capacity
+        while capacity < len(labels):
+            capacity *= 2
+        if capacity != self.capacity:
+            self._grow(capacity)
+        pairs = self._pairs
+        for row, key in enumerate(labels):
+            key = tuple(pairs.setdefault(pair, pair) for pair in key)
+            self.labels.append(key)
+            if alive[row]:
+                self.index[key] = row
+        self.alive[: len(labels)] = alive
+
     def _grow(self, capacity: int) -> None:
         extra = capacity - self.capacity
         self.first_t = np.concatenate([self.first_t, np.full(extra, np.nan)])

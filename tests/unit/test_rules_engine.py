@@ -269,3 +269,28 @@ def test_polling_faster_than_the_resolution_does_not_grow_memory(tmp_path: Path)
     assert ring.vals.shape[1] == 61
     (alert,) = eng.active()
     assert alert.value == pytest.approx(3590 - 50, abs=1)  # increase over the last hour of buckets
+
+
+def test_a_forgotten_series_that_returns_keeps_row_ids_across_restore(tmp_path: Path) -> None:
+    """A series forgotten after 7 days and seen again gets a new row; save/load keeps every
+    row id, so the restored alert of the returning series points at its live row."""
+    eng = RuleEngine(load_rule_files([write_rules(tmp_path)]))
+    eng.observe([cpu(0, 50)])
+    eng.evaluate(at(0))
+    later = 8 * 24 * 60
+    eng.observe([cpu(later, 50, device="other")])
+    eng.evaluate(at(later))  # sw1's cpu series is forgotten here
+    for m in range(later + 1, later + 4):
+        eng.observe([cpu(m, 95)])  # and comes back, breaching
+        eng.evaluate(at(m))
+    assert [(a.label("device"), a.state) for a in eng.active()] == [("sw1", AlertState.FIRING)]
+    save_state(eng, tmp_path / "state", at(later + 3))
+    again = RuleEngine(load_rule_files([write_rules(tmp_path)]))
+    load_state(again, tmp_path / "state")
+    table = again.store.tables["cpu"]
+    assert table.labels == eng.store.tables["cpu"].labels
+    assert table.alive[: table.size].tolist() == [False, True, True]
+    again.observe([cpu(later + 4, 10)])
+    assert [(a.label("device"), a.state) for a in again.evaluate(at(later + 4))] == [
+        ("sw1", AlertState.RESOLVED)
+    ]
