@@ -31,6 +31,7 @@ from typing import Any
 from chmd.model import Sample
 
 SKIP, GAUGE, RATE = 0, 1, 2
+MISSING: Any = object()
 RATE_SUFFIX = "_rate"
 
 # count, sum, min, max, last
@@ -73,50 +74,42 @@ class Rollups:
                 raise ValueError("each rollup window must be a multiple of the smaller ones")
         self._exclude = tuple(exclude_fields)
         self._measurements = tuple(measurements)
-        self._kinds: dict[str, dict[str, int] | None] = {}
+        self._kinds: dict[str, Any] = {}  # measurement → {field: kind}, None: not rolled up
         self._open: dict[tuple[str, str], _Window] = {}
         self._closed_upto: dict[tuple[str, str], int] = {}  # last closed window start
         self.late = 0
 
     def kind(self, measurement: str, name: str) -> int:
         """SKIP, GAUGE or RATE for a field (cached per measurement and field)."""
-        kinds = self._kinds.get(measurement)
+        kinds = self._kinds_of(measurement)
         if kinds is None:
-            if measurement in self._kinds or not any(
-                fnmatch.fnmatchcase(measurement, p) for p in self._measurements
-            ):
-                self._kinds[measurement] = None
-                return SKIP
-            kinds = self._kinds[measurement] = {}
+            return SKIP
         found = kinds.get(name)
-        if found is None:
-            if any(fnmatch.fnmatchcase(name, p) for p in self._exclude):
-                found = SKIP
-            else:
-                found = RATE if name.endswith(RATE_SUFFIX) else GAUGE
-            kinds[name] = found
+        return self._field_kind(kinds, name) if found is None else found
+
+    def _kinds_of(self, measurement: str) -> dict[str, int] | None:
+        if measurement not in self._kinds:
+            wanted = any(fnmatch.fnmatchcase(measurement, p) for p in self._measurements)
+            self._kinds[measurement] = {} if wanted else None
+        kinds: dict[str, int] | None = self._kinds[measurement]
+        return kinds
+
+    def _field_kind(self, kinds: dict[str, int], name: str) -> int:
+        if any(fnmatch.fnmatchcase(name, p) for p in self._exclude):
+            found = SKIP
+        else:
+            found = RATE if name.endswith(RATE_SUFFIX) else GAUGE
+        kinds[name] = found
         return found
 
     def observe(self, sample: Sample, series: str) -> list[Closed]:
         """Add one raw sample (`series` = its line-protocol series key); returns closed windows."""
         if not self._names:
             return []
-        kinds = self._kinds.get(sample.measurement, {})
+        kinds = self._kinds.get(sample.measurement, MISSING)
+        if kinds is MISSING:
+            kinds = self._kinds_of(sample.measurement)
         if kinds is None:
-            return []
-        values: list[tuple[str, int, float]] = []
-        for name, value in sample.fields.items():
-            kind_of = type(value)
-            if kind_of is not float and kind_of is not int:
-                continue
-            kind = kinds.get(name) if kinds else None
-            if kind is None:
-                kind = self.kind(sample.measurement, name)
-                kinds = self._kinds.get(sample.measurement) or {}
-            number: float = value  # type: ignore[assignment]  # int or float, checked above
-            if kind and number - number == 0:  # skips NaN and ±inf
-                values.append((name, kind, number))
-        if not values:
             return []
         out: list[Closed] = []
         window = self._window(0, series, sample.time_ns, sample, out)
@@ -127,20 +120,31 @@ class Rollups:
         if is_last:
             window.last_ns = t
         aggs = window.aggs
-        for name, kind, value in values:
+        for name, value in sample.fields.items():
+            kind = kinds.get(name)
+            if kind is None:
+                kind = self._field_kind(kinds, name)
+            if not kind:
+                continue
+            kind_of = type(value)
+            if kind_of is not float and kind_of is not int:  # bool, str
+                continue
+            number: float = value  # type: ignore[assignment]  # int or float, checked above
+            if number - number != 0:  # NaN, ±inf
+                continue
             agg = aggs.get(name)
             if agg is None:
-                aggs[name] = [1.0, value, value, value, value]
+                aggs[name] = [1.0, number, number, number, number]
                 window.kinds[name] = kind
                 continue
             agg[0] += 1.0
-            agg[1] += value
-            if value < agg[2]:
-                agg[2] = value
-            if value > agg[3]:
-                agg[3] = value
+            agg[1] += number
+            if number < agg[2]:
+                agg[2] = number
+            elif number > agg[3]:
+                agg[3] = number
             if is_last:
-                agg[4] = value
+                agg[4] = number
         return out
 
     def _window(
@@ -190,8 +194,9 @@ class Rollups:
             if window.kinds[name] == GAUGE:
                 fields[f"{name}_min"] = low
                 fields[f"{name}_last"] = last
-        sample = Sample(window.measurement, window.tags, fields, window.start_ns)
-        out.append(Closed(tier, series, sample))
+        if fields:  # a window of fields that are never rolled up writes nothing
+            sample = Sample(window.measurement, window.tags, fields, window.start_ns)
+            out.append(Closed(tier, series, sample))
         if level + 1 < len(self._names):
             upper = self._window(level + 1, series, window.start_ns, window, out)
             if upper is not None:

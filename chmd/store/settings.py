@@ -18,8 +18,14 @@ class RollupTier(StrictModel):
     keep: Duration
 
 
-# Raw counters: their `<counter>_rate` is rolled up instead (mean of a counter means nothing).
+# Raw counters (their `<counter>_rate` is rolled up instead: the mean of a counter means
+# nothing) and interface settings that do not vary (their mean/min/max would only cost).
 DEFAULT_ROLLUP_EXCLUDE = [
+    "ifType",
+    "ifMtu",
+    "ifSpeed",
+    "ifHighSpeed",
+    "ifAdminStatus",
     "*Octets",
     "*Pkts",
     "*Errors",

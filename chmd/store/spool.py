@@ -281,5 +281,19 @@ class Spool:
         tmp.replace(self.dir / "cursor")
 
     def oldest_created_ns(self) -> int | None:
-        record = self.peek()
-        return record.created_ns if record else None
+        """Creation time of the oldest unreplayed record (reads its header only)."""
+        seg, off = self._cursor
+        for segment in self._segments:
+            start = off if segment.number == seg else 0
+            if segment.number < seg or start >= segment.size:
+                continue
+            with segment.path.open("rb") as fh:
+                fh.seek(start + _HEADER.size)
+                head = fh.read(2)
+                if len(head) < 2:
+                    return None
+                (size,) = struct.unpack("<H", head)
+                fh.seek(size, os.SEEK_CUR)
+                meta = fh.read(_META.size)
+            return _META.unpack(meta)[0] if len(meta) == _META.size else None
+        return None

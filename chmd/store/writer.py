@@ -127,11 +127,15 @@ class Writer:
 
     async def aclose(self) -> None:
         """Flush within `close_timeout`; spool whatever is still unsent; persist rollups."""
-        self._closing = True
         self._seal_all(force=True)
+        self._closing = True
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.settings.close_timeout):
-                while self._pending or self._inflight:
+                while (
+                    self._pending
+                    or self._inflight
+                    or (self.spool.has_records() and self._healthy())
+                ):
                     self._idle.clear()
                     await self._idle.wait()
         for task in self._tasks:
@@ -314,8 +318,12 @@ class Writer:
         self.metrics.dead_letter_points.inc()
         log.warning("point_rejected", target=target, reason=str(exc), file=DEAD_LETTER)
 
+    def _healthy(self) -> bool:
+        return self._ready.is_set() and self._down_since is None and self._blocked_kind is None
+
     def _note_failure(self, exc: WriteError) -> None:
         """Log a change of state once: server down, or blocked on auth/not_found."""
+        self._idle.set()
         if not exc.retryable:
             if self._blocked_kind != exc.kind:
                 self._blocked_kind = exc.kind
@@ -354,6 +362,7 @@ class Writer:
                 continue
             attempt = 0
             self.spool.commit(record)
+            self._idle.set()
             self.metrics.replayed_points.inc(record.points)
             if not self.spool.has_records():
                 log.info("spool_replayed")

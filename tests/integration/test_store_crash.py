@@ -76,8 +76,8 @@ def test_kill_9_with_spool_then_restart(
     async def restart() -> None:
         writer = Writer(settings(server.url, "st_crash", spool), StoreMetrics(CollectorRegistry()))
         await writer.start()
-        await wait_for(lambda: count(server, "st_crash", 'SELECT count(v) FROM "raw"."c"') >= n)
-        await wait_for(lambda: not writer.spool.has_records())
+        await wait_for(lambda: count(server, "st_crash", 'SELECT count(v) FROM "raw"."c"') >= n, 90)
+        await wait_for(lambda: not writer.spool.has_records(), 90)
         await writer.aclose()
 
     asyncio.run(restart())

@@ -82,3 +82,16 @@ def test_target_and_metadata_roundtrip(tmp_path: Path) -> None:
     record = spool.peek()
     assert record is not None
     assert (record.target, record.created_ns, record.points, record.body) == ("5m", 123, 7, b"body")
+
+
+def test_oldest_created_follows_replay(tmp_path: Path) -> None:
+    """oldest_created_ns is the creation time of the next record to replay (None when empty)."""
+    spool = Spool(tmp_path, max_bytes=10**6, segment_bytes=10**5)
+    assert spool.oldest_created_ns() is None
+    spool.append("raw", 111, 1, b"a")
+    spool.append("1h", 222, 1, b"b")
+    assert spool.oldest_created_ns() == 111
+    record = spool.peek()
+    assert record is not None
+    spool.commit(record)
+    assert spool.oldest_created_ns() == 222
