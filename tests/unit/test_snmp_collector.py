@@ -151,7 +151,7 @@ def test_deadline_names_the_slow_step() -> None:
     """A poll past Device.timeout is abandoned with reason deadline naming its step."""
 
     class Slow(MemoryClient):
-        async def walk(self, prefixes):  # type: ignore[no-untyped-def]
+        async def walk(self, prefixes, timed=()):  # type: ignore[no-untyped-def]
             await asyncio.sleep(10)
             return {}
 

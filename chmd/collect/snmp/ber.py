@@ -135,6 +135,8 @@ def encode_oid(oid: OID) -> bytes:
 
 
 _NULL_VARBIND_CACHE: dict[OID, bytes] = {}
+_OID_CACHE: dict[bytes, OID] = {}
+_OID_CACHE_LIMIT: Final = 200_000
 _CACHE_LIMIT: Final = 100_000
 
 
@@ -300,15 +302,13 @@ def _decode(data: bytes) -> Response:  # one straight pass, kept inline for spee
     varbinds: list[VarBind] = []
     append = varbinds.append
     from_bytes = int.from_bytes
+    oid_cache = _OID_CACHE
     while pos < end:
         if data[pos] != 0x30:
             raise BerError("bad varbind")
         n = data[pos + 1]
-        pos += 2
-        if n & 0x80:
-            k = n & 0x7F
-            pos += k
-        # name
+        pos += 2 if n < 0x80 else 2 + (n & 0x7F)
+        # name: the same OIDs come back every poll, so decoded names are cached by their bytes
         if data[pos] != OBJECT_ID:
             raise BerError("bad varbind name")
         n = data[pos + 1]
@@ -317,7 +317,13 @@ def _decode(data: bytes) -> Response:  # one straight pass, kept inline for spee
             k = n & 0x7F
             n = from_bytes(data[pos : pos + k], "big")
             pos += k
-        oid = _decode_oid(data, pos, pos + n)
+        raw = data[pos : pos + n]
+        oid = oid_cache.get(raw)
+        if oid is None:
+            oid = _decode_oid(raw, 0, len(raw))
+            if len(oid_cache) >= _OID_CACHE_LIMIT:
+                oid_cache.clear()
+            oid_cache[raw] = oid
         pos += n
         # value
         tag = data[pos]
@@ -331,12 +337,12 @@ def _decode(data: bytes) -> Response:  # one straight pass, kept inline for spee
         if vend > end:
             raise BerError("truncated value")
         value: Value
-        if tag == OCTET_STRING:
-            value = data[pos:vend]
-        elif tag in _UNSIGNED:
+        if tag in _UNSIGNED:
             value = from_bytes(data[pos:vend], "big")
         elif tag == INTEGER:
             value = from_bytes(data[pos:vend], "big", signed=True)
+        elif tag in (OCTET_STRING, OPAQUE):
+            value = data[pos:vend]
         elif tag == OBJECT_ID:
             value = _decode_oid(data, pos, vend)
         elif tag == IP_ADDRESS:
@@ -345,8 +351,6 @@ def _decode(data: bytes) -> Response:  # one straight pass, kept inline for spee
             value = "%d.%d.%d.%d" % tuple(data[pos:vend])  # noqa: UP031 - fastest here
         elif tag == NULL or tag in EXCEPTIONS:
             value = None
-        elif tag == OPAQUE:
-            value = data[pos:vend]
         else:
             raise BerError(f"unknown value tag 0x{tag:02x}")
         pos = vend

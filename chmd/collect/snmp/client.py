@@ -14,8 +14,9 @@ non-increasing OIDs and cap endless tables.
 from __future__ import annotations
 
 import socket
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -84,14 +85,23 @@ class SnmpClient(Protocol):
     """One device's SNMP session. Not shared between devices; `aclose` once at the end."""
 
     varbinds_read: int
+    clock: Callable[[], float]  # monotonic seconds, for `row_times`
 
     async def get(self, oids: Sequence[OID]) -> list[VarBind]:
         """One varbind per requested OID, in order; absent ones carry tag noSuchObject/Instance."""
         ...
 
-    async def walk(self, prefixes: Sequence[OID]) -> dict[OID, list[VarBind]]:
-        """Every varbind under each prefix, in OID order (an absent column maps to [])."""
+    async def walk(
+        self, prefixes: Sequence[OID], timed: Collection[OID] = ()
+    ) -> dict[OID, list[VarBind]]:
+        """Every varbind under each prefix, in OID order (an absent column maps to []).
+
+        For the `timed` prefixes, `row_times[prefix][i]` is afterwards the midpoint between
+        sending the request and receiving the response that carried row i (rates use it).
+        """
         ...
+
+    row_times: dict[OID, list[float]]
 
     async def aclose(self) -> None: ...
 
@@ -102,6 +112,9 @@ class _Requester(ABC):
     def __init__(self, target: SnmpTarget) -> None:
         self.target = target
         self.varbinds_read = 0
+        self._table_rows: dict[tuple[OID, ...], int] = {}
+        self.row_times: dict[OID, list[float]] = {}
+        self.clock: Callable[[], float] = time.monotonic
 
     @abstractmethod
     async def _request(
@@ -137,15 +150,25 @@ class _Requester(ABC):
             return [got.get(i) or missing[i] for i in range(len(oids))]
         return [missing[i] for i in range(len(oids))]
 
-    async def walk(self, prefixes: Sequence[OID]) -> dict[OID, list[VarBind]]:
+    async def walk(
+        self, prefixes: Sequence[OID], timed: Collection[OID] = ()
+    ) -> dict[OID, list[VarBind]]:
         rows: dict[OID, list[VarBind]] = {p: [] for p in prefixes}
+        times: dict[OID, list[float]] = {p: [] for p in timed if p in rows}
+        self.row_times = times
         cursor: dict[OID, OID] = {p: p for p in prefixes}  # active columns → last OID seen
         reps = self.target.max_repetitions
         bulk = self.target.version != "1"
+        key = tuple(prefixes)
+        expected = self._table_rows.get(key)  # rows last time: don't ask far past the end
         while cursor:
             columns = list(cursor)
             width = len(columns)
             pdu_reps = max(1, min(reps, 1000 // width)) if bulk else 0
+            if bulk and expected is not None:
+                remaining = expected - max(len(rows[c]) for c in columns)
+                pdu_reps = max(1, min(pdu_reps, remaining + 1))
+            sent_at = self.clock() if times else 0.0
             status, index, vbs = await self._request(
                 ber.GETBULK if bulk else ber.GETNEXT, [cursor[c] for c in columns], pdu_reps
             )
@@ -161,6 +184,12 @@ class _Requester(ABC):
                 raise ProtocolError("walk answered no varbinds")
             self.varbinds_read += len(vbs)
             self._consume(columns, vbs, cursor, rows)
+            if times:
+                now = (sent_at + self.clock()) / 2.0  # the agent read them mid-way, on average
+                for column, stamps in times.items():
+                    stamps.extend([now] * (len(rows[column]) - len(stamps)))
+        if len(self._table_rows) < 1000:
+            self._table_rows[key] = max((len(r) for r in rows.values()), default=0)
         return rows
 
     @staticmethod
@@ -171,24 +200,27 @@ class _Requester(ABC):
         rows: dict[OID, list[VarBind]],
     ) -> None:
         width = len(columns)
-        done: set[OID] = set()
-        for i, vb in enumerate(vbs):
-            column = columns[i % width]
-            if column in done:
-                continue
-            oid, tag = vb[0], vb[1]
+        end_of_view = ber.END_OF_MIB_VIEW
+        for position, column in enumerate(columns):
             n = len(column)
-            if tag == ber.END_OF_MIB_VIEW or oid[:n] != column:
-                done.add(column)
-                continue
-            if oid <= cursor[column]:
-                raise ProtocolError(f"agent returned non-increasing OID {ber.format_oid(oid)}")
-            cursor[column] = oid
-            rows[column].append(vb)
-            if len(rows[column]) >= MAX_ROWS:
+            last = cursor[column]
+            out = rows[column]
+            ended = False
+            for vb in vbs[position::width]:  # GETBULK answers row-major: this column's varbinds
+                oid = vb[0]
+                if vb[1] == end_of_view or oid[:n] != column:
+                    ended = True
+                    break
+                if oid <= last:
+                    raise ProtocolError(f"agent returned non-increasing OID {ber.format_oid(oid)}")
+                last = oid
+                out.append(vb)
+            if len(out) >= MAX_ROWS:
                 raise ProtocolError(f"table {ber.format_oid(column)} exceeds {MAX_ROWS} rows")
-        for column in done:
-            del cursor[column]
+            if ended:
+                del cursor[column]
+            else:
+                cursor[column] = last
 
 
 class FastClient(_Requester):

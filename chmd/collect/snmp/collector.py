@@ -29,7 +29,14 @@ from chmd.collect.snmp.client import (
 )
 from chmd.collect.snmp.counters import RateTracker
 from chmd.collect.snmp.profiles import Profile, Table, select_profiles
-from chmd.collect.snmp.tables import Context, index_rows, scalar_samples, table_samples, text
+from chmd.collect.snmp.tables import (
+    Context,
+    index_rows,
+    row_times,
+    scalar_samples,
+    table_samples,
+    text,
+)
 from chmd.collect.snmp.transport import UdpEngine
 from chmd.errors import CollectError, ConfigError
 from chmd.inventory.schema import Device
@@ -117,6 +124,7 @@ class SnmpCollector:
             else:
                 state.client = FastClient(target, self._udp)
             state.target = target
+        state.client.clock = self._monotonic
         return state.client
 
     async def poll(self, device: Device) -> PollResult:
@@ -252,8 +260,8 @@ class SnmpCollector:
     ) -> list[Sample]:
         step[0] = f"walk {table.name}"
         columns = table.fields + (table.fallbacks if state.fallbacks.get(table.name) else ())
-        t0 = self._monotonic()
-        walked = await client.walk([c.oid for c in columns])
+        timed = [c.oid for c in (*table.fields, *table.fallbacks) if c.kind == "counter"]
+        walked = await client.walk([c.oid for c in columns], timed)
         rows = index_rows(columns, walked)
         if table.fallbacks and not state.fallbacks.get(table.name):
             primaries = [c for c in table.fields if c.fallback]
@@ -262,14 +270,12 @@ class SnmpCollector:
                 # walk, so every counter of a row is read at one time for its rate)
                 state.fallbacks[table.name] = True
                 columns = table.fields + table.fallbacks
-                t0 = self._monotonic()
-                walked = await client.walk([c.oid for c in columns])
+                walked = await client.walk([c.oid for c in columns], timed)
                 rows = index_rows(columns, walked)
-        mid = (t0 + self._monotonic()) / 2.0
-        ctx = Context(ctx.device, ctx.agent_host, ctx.extra_tags, ctx.time_ns, mid)
+        read_at = row_times(columns, walked, client.row_times)
         labels = await self._labels(client, state, table, system, set(rows), ctx.now, step)
         step[0] = f"walk {table.name}"
-        return table_samples(table, rows, labels, ctx, state.tracker)
+        return table_samples(table, rows, labels, ctx, state.tracker, read_at)
 
     async def _labels(
         self,

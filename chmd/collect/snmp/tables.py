@@ -45,6 +45,23 @@ def index_rows(
     return rows
 
 
+def row_times(
+    columns: tuple[Column, ...],
+    walked: Mapping[OID, list[VarBind]],
+    times: Mapping[OID, list[float]],
+) -> dict[str, dict[Index, float]]:
+    """When each counter was read, per column and index (columns drift apart in a walk)."""
+    out: dict[str, dict[Index, float]] = {}
+    for column in columns:
+        stamps = times.get(column.oid)
+        if stamps:
+            n = len(column.oid)
+            out[column.name] = {
+                vb[0][n:]: at for vb, at in zip(walked.get(column.oid, ()), stamps, strict=False)
+            }
+    return out
+
+
 def text(value: object) -> str:
     """An SNMP value as text: OCTET STRING decoded as UTF-8 (replacement on bad bytes)."""
     if isinstance(value, bytes):
@@ -85,6 +102,7 @@ def table_samples(
     labels: Mapping[str, Mapping[Index, str]],
     ctx: Context,
     tracker: RateTracker,
+    read_at: Mapping[str, Mapping[Index, float]] | None = None,
 ) -> list[Sample]:
     """One Sample per row: index/label/static tags, converted fields, rates, derived fields."""
     samples = []
@@ -108,7 +126,7 @@ def table_samples(
                 fields[name] = converted
         if derive is not None:
             derive(fields, row, tags)
-        _rates(table, index, row, fields, tracker, ctx.now)
+        _rates(table, index, row, fields, tracker, ctx.now, read_at or {})
         if fields:
             samples.append(Sample(table.measurement, tags, fields, ctx.time_ns))
     return samples
@@ -125,7 +143,13 @@ def _index_tags(table: Table, index: Index, tags: dict[str, str]) -> None:
 
 
 def _rates(
-    table: Table, index: Index, row: Row, fields: Fields, tracker: RateTracker, now: float
+    table: Table,
+    index: Index,
+    row: Row,
+    fields: Fields,
+    tracker: RateTracker,
+    now: float,
+    read_at: Mapping[str, Mapping[Index, float]],
 ) -> None:
     row_key = (table.name, index)
     if "ifCounterDiscontinuityTime" in row:
@@ -139,7 +163,8 @@ def _rates(
         if not isinstance(raw, int):
             continue
         bound = speed_bps / 8.0 if speed_bps and "Octets" in column.name else None
-        rate = tracker.rate((row_key, column.name), raw, _counter_bits(tag), now, bound)
+        at = read_at.get(column.name, {}).get(index, now)
+        rate = tracker.rate((row_key, column.name), raw, _counter_bits(tag), at, bound)
         if rate is not None:
             fields[f"{column.name}_rate"] = rate
     if table.derive == "interface":

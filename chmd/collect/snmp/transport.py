@@ -27,6 +27,7 @@ class _Pending:
     future: asyncio.Future[ber.Response]
     address: Address
     strangers: list[Address] = field(default_factory=list)  # answers from other addresses
+    timer: asyncio.TimerHandle | None = None
 
 
 @dataclass(slots=True)
@@ -122,38 +123,49 @@ class UdpEngine:
         """Send `message` (whose request-id is `request_id`) and return the decoded answer.
 
         Raises CollectTimeout after `retries + 1` unanswered tries (naming any other
-        address that answered instead), ParseError on a malformed answer.
+        address that answered instead), ParseError on a malformed answer. The retry timer is
+        a plain loop timer (no task per request: this is the hot path).
         """
         self._bind_loop()
         assert self._slots is not None  # noqa: S101 - set by _bind_loop
         async with self._slots:
             transport = await self._transport(family)
-            future: asyncio.Future[ber.Response] = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[ber.Response] = loop.create_future()
             pending = _Pending(future, address)
             self._pending[request_id] = pending
-            try:
-                for attempt in range(retries + 1):
-                    if attempt:
-                        self.stats.retries += 1
-                    transport.sendto(message, address)
+            tries_left = [retries]
+
+            def expire() -> None:
+                if future.done():
+                    return
+                if tries_left[0] > 0:
+                    tries_left[0] -= 1
+                    self.stats.retries += 1
                     self.stats.sent += 1
-                    try:
-                        return await asyncio.wait_for(asyncio.shield(future), timeout_s)
-                    except TimeoutError:
-                        continue
+                    transport.sendto(message, address)
+                    pending.timer = loop.call_later(timeout_s, expire)
+                    return
+                self.stats.timeouts += 1
+                future.set_exception(self._timeout_error(pending, retries))
+
+            transport.sendto(message, address)
+            self.stats.sent += 1
+            pending.timer = loop.call_later(timeout_s, expire)
+            try:
+                return await future
             finally:
                 del self._pending[request_id]
-                if not future.done():
-                    future.cancel()
-            self.stats.timeouts += 1
-            if pending.strangers:
-                raise ProtocolError(
-                    f"answer came from {pending.strangers[0][0]}:{pending.strangers[0][1]},"
-                    f" not from {address[0]}:{address[1]}"
-                )
-            raise CollectTimeout(
-                f"no response from {address[0]}:{address[1]} after {retries + 1} tries"
-            )
+                if pending.timer is not None:
+                    pending.timer.cancel()
+
+    @staticmethod
+    def _timeout_error(pending: _Pending, retries: int) -> Exception:
+        host, port = pending.address
+        if pending.strangers:
+            other = pending.strangers[0]
+            return ProtocolError(f"answer came from {other[0]}:{other[1]}, not from {host}:{port}")
+        return CollectTimeout(f"no response from {host}:{port} after {retries + 1} tries")
 
     def close(self) -> None:
         for transport in self._transports.values():
