@@ -185,7 +185,8 @@ class Dispatcher:
     async def send_now(self, notification: Notification, notify_type: str = "info") -> Outcome:
         """Deliver one message directly, with retries (for `chmd notify test`)."""
         lane = self._lanes[notification.receiver]
-        return await self._deliver(lane.client, notification, notify_type)
+        outcome, _ = await self._deliver(lane.client, notification, notify_type)
+        return outcome
 
     async def _worker(self, lane: _Lane) -> None:
         while True:
@@ -201,11 +202,13 @@ class Dispatcher:
                 self._finish(lane, job, Outcome.HELD_BACK, 0, queued=True)
                 continue
             try:
-                outcome = await self._deliver(lane.client, job.notification, job.notify_type)
+                outcome, attempts = await self._deliver(
+                    lane.client, job.notification, job.notify_type
+                )
             except Exception:  # a bug in one receiver's delivery must not kill its lane
                 log.exception("notify_delivery_crashed", receiver=lane.client.name)
-                outcome = Outcome.FAILED
-            self._finish(lane, job, outcome, 1, queued=True)
+                outcome, attempts = Outcome.FAILED, 0
+            self._finish(lane, job, outcome, attempts, queued=True)
 
     async def _maybe_summary(self, lane: _Lane) -> None:
         held = lane.storm.summary_due(self._clock())
@@ -224,7 +227,9 @@ class Dispatcher:
             alerts=(),
         )
         log.warning("notify_storm_held_back", receiver=lane.client.name, held=held)
-        await self._deliver(lane.client, note, "warning")
+        job = _Job(note, "warning", None, self._clock())
+        outcome, attempts = await self._deliver(lane.client, note, "warning")
+        self._finish(lane, job, outcome, attempts)
 
     def _finish(
         self, lane: _Lane, job: _Job, outcome: Outcome, attempts: int, queued: bool = False
@@ -246,13 +251,15 @@ class Dispatcher:
 
     async def _deliver(
         self, client: ReceiverClient, note: Notification, notify_type: str
-    ) -> Outcome:
+    ) -> tuple[Outcome, int]:
+        """Send to every target, retrying the failed ones; (outcome, Apprise calls made)."""
         remaining = list(client.targets)
-        delivered = 0
+        delivered = calls = 0
         delay = self._delivery.backoff_initial
         for attempt in range(1, self._delivery.attempts + 1):
             retry: list[Target] = []
             for target in remaining:
+                calls += 1
                 result = await self._attempt(client, target, note, notify_type, attempt)
                 if result == "success":
                     delivered += 1
@@ -265,8 +272,8 @@ class Dispatcher:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._delivery.backoff_max)
         if delivered == len(client.targets):
-            return Outcome.DELIVERED
-        return Outcome.PARTIAL if delivered else Outcome.FAILED
+            return Outcome.DELIVERED, calls
+        return (Outcome.PARTIAL if delivered else Outcome.FAILED), calls
 
     async def _attempt(
         self,

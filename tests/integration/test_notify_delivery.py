@@ -433,7 +433,7 @@ async def test_failing_receiver_is_retried_while_other_delivers(
         for e in p.audit.read()
         if e["event"] == "delivery"
     ]
-    assert sorted(deliveries) == [("hook", "delivered", 1), ("ops", "delivered", 1)]
+    assert sorted(deliveries) == [("hook", "delivered", 3), ("ops", "delivered", 1)]
 
 
 async def test_restart_without_duplicate_sends(
@@ -469,6 +469,9 @@ async def test_storm_cap_holds_back_and_summarises(rx: Receivers, pipelines: Fac
     titles = [r.json["title"] for r in rx.posts("hook")]
     assert titles[2] == "chmd: 3 notification(s) held back"
     assert "storm limit 2 per 2s" in rx.posts("hook")[2].json["message"]
+    await settle(p)
+    outcomes = [e["outcome"] for e in p.audit.read() if e["event"] == "delivery"]
+    assert sorted(outcomes) == ["delivered"] * 3 + ["held_back"] * 3
 
 
 async def test_receiver_secret_never_logged(rx: Receivers, pipelines: Factory) -> None:
@@ -495,3 +498,24 @@ async def test_receiver_secret_never_logged(rx: Receivers, pipelines: Factory) -
         b'chmd_notify_attempts_total{outcome="retryable_failure",receiver="hook"} 2.0' in exposition
     )
     assert b"s3cr3t" not in exposition
+
+
+async def test_retry_resends_only_to_the_failed_url(rx: Receivers, pipelines: Factory) -> None:
+    """A receiver with a mail and a webhook URL: the webhook fails every attempt, the mail goes
+    out once (retries do not repeat it) and the outcome is `partial`, recorded as sent."""
+    p = await pipelines(
+        {"both": [rx.mail_url("both"), rx.json_url("both")]},
+        {"receiver": "both"},
+        delivery={"attempts": 3},
+    )
+    rx.http.fail_next(3)
+    a = alert()
+    await run(p, [a], range(0, 31, 30))
+    await settle(p)
+    assert len(rx.mails("both")) == 1
+    assert [r.status for r in rx.all_posts("both")] == [500, 500, 500]
+    [delivery] = [e for e in p.audit.read() if e["event"] == "delivery"]
+    assert (delivery["outcome"], delivery["attempts"]) == ("partial", 4)
+    await run(p, [a], range(60, 400, 30))
+    await settle(p)
+    assert len(rx.mails("both")) == 1  # partial counts as told: no re-send at the next flush
