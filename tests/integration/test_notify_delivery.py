@@ -519,3 +519,24 @@ async def test_retry_resends_only_to_the_failed_url(rx: Receivers, pipelines: Fa
     await run(p, [a], range(60, 400, 30))
     await settle(p)
     assert len(rx.mails("both")) == 1  # partial counts as told: no re-send at the next flush
+
+
+async def test_receiver_from_apprise_config_file(
+    rx: Receivers, tmp_path: Path, http_sink: HttpSink
+) -> None:
+    """A receiver given as an Apprise config file (YAML) delivers to the URL it lists."""
+    config = tmp_path / "apprise.yaml"
+    config.write_text(f"urls:\n  - {rx.json_url('fromfile')}\n")
+    settings = NotifySettings.model_validate(
+        {
+            "receivers": {"file": {"config": str(config)}},
+            "route": {"receiver": "file", "group_wait": "0s"},
+        }
+    )
+    p = AlertPipeline.create(settings, tmp_path / "state", CollectorRegistry())
+    await p.start()
+    try:
+        await p.process([], [alert()], at(0))
+        await wait_until(lambda: len(rx.posts("fromfile")) == 1, "post via config file")
+    finally:
+        await p.aclose()
