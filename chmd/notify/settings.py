@@ -9,9 +9,10 @@ checked here, at load, so `chmd check` proves the section before the daemon star
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from chmd.alerts.matchers import parse_matcher
 from chmd.alerts.timeintervals import compile_interval
@@ -51,6 +52,15 @@ class Receiver(StrictModel):
                     f"urls[{i}]: Apprise does not recognise this URL (scheme {scheme!r})"
                 )
         return urls
+
+    @field_validator("config")
+    @classmethod
+    def _config_path(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A relative Apprise config path is relative to chmd.yaml's directory."""
+        base = (info.context or {}).get("base_dir")
+        if value is None or not isinstance(base, Path) or Path(value).is_absolute():
+            return value
+        return str(base / value)
 
     @field_validator("format")
     @classmethod

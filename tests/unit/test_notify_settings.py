@@ -91,3 +91,11 @@ def test_documented_example_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert cfg.route is not None
     assert [r.receiver for r in cfg.route.routes] == ["oncall", "ops"]
     assert cfg.delivery.storm_limit == 30
+
+
+def test_relative_apprise_config_path_is_anchored_at_the_config_dir(tmp_path: Path) -> None:
+    """`config: apprise.yaml` means the file beside chmd.yaml, not in the working directory."""
+    cfg = NotifySettings.model_validate(
+        {"receivers": {"sms": {"config": "apprise.yaml"}}}, context={"base_dir": tmp_path}
+    )
+    assert cfg.receivers["sms"].config == str(tmp_path / "apprise.yaml")
