@@ -9,7 +9,6 @@ JSON schema, a round trip through grafana-foundation-sdk's models (keys Grafana 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import json
 import os
@@ -238,19 +237,22 @@ class Loaded:
     devices: tuple[str, ...]
 
 
-async def _poll_and_write(snmpsim: Any, influxdb: Any, database: str) -> tuple[str, ...]:
-    """Poll every recording twice (rates need two polls) with chmd's SNMP collector and write
-    the samples, chmd_poll points and alert changes through chmd's store transport."""
+async def _poll_and_write(
+    snmpsim: Any, influxdb: Any, database: str, spool: Path
+) -> tuple[str, ...]:
+    """Poll every recording twice (rates need two polls) with chmd's SNMP collector and
+    write the samples, chmd_poll points and alert changes with chmd's Writer."""
     from harness.snmp import recordings
+    from prometheus_client import CollectorRegistry
 
     from chmd.collect.snmp.collector import SnmpCollector
     from chmd.collect.snmp.profiles import load_profiles
     from chmd.inventory.schema import Device, SnmpAccess
     from chmd.metrics import poll_sample
     from chmd.rules.samples import alert_samples
-    from chmd.store import lineproto
+    from chmd.store.metrics import StoreMetrics
     from chmd.store.settings import StorageSettings
-    from chmd.store.transport import V1Transport
+    from chmd.store.writer import Writer
 
     devices = [
         Device(
@@ -262,8 +264,11 @@ async def _poll_and_write(snmpsim: Any, influxdb: Any, database: str) -> tuple[s
         for name in recordings()
     ]
     collector = SnmpCollector(load_profiles())
-    transport = V1Transport(StorageSettings(url=influxdb.url, database=database))
-    await transport.start()
+    settings = StorageSettings(
+        url=influxdb.url, database=database, spool_dir=str(spool), close_timeout=30
+    )
+    writer = Writer(settings, StoreMetrics(CollectorRegistry()))
+    await writer.start()
     try:
         for round_ in range(2):
             if round_:
@@ -272,32 +277,17 @@ async def _poll_and_write(snmpsim: Any, influxdb: Any, database: str) -> tuple[s
             # socket and leak the losers (reported to the SNMP stage)
             results = [await collector.poll(devices[0])]
             results += await asyncio.gather(*(collector.poll(d) for d in devices[1:]))
-            samples = [s for r in results for s in r.samples]
-            samples += [poll_sample(r, time.time_ns()) for r in results]
+            writer.submit(s for r in results for s in r.samples)
+            writer.submit(poll_sample(r, time.time_ns()) for r in results)
             if round_:
-                samples += alert_samples(_alerts(), datetime.now(UTC))
-            lines = lineproto.encode_many(samples, lineproto.SkipCounts())
-            await _write_all(transport, lines)
+                writer.submit(alert_samples(_alerts(), datetime.now(UTC)))
     finally:
         await collector.aclose()
-        await transport.aclose()
+        await writer.aclose()
         for _ in range(3):  # let the UDP transports' close callbacks run before the loop ends
             await asyncio.sleep(0)
+    assert not writer.spool.has_records(), "the writer spooled instead of writing"
     return tuple(d.name for d in devices)
-
-
-async def _write_all(transport: Any, lines: list[str]) -> None:
-    """Write line by line in chunks; a point InfluxDB rejects (type conflict) is skipped."""
-    from chmd.store.transport import WriteError
-
-    for start in range(0, len(lines), 500):
-        chunk = lines[start : start + 500]
-        try:
-            await transport.write("autogen", "\n".join(chunk).encode())
-        except WriteError:
-            for line in chunk:  # find the rejected points; keep every other one
-                with contextlib.suppress(WriteError):
-                    await transport.write("autogen", line.encode())
 
 
 def _alerts() -> list[Alert]:
@@ -324,11 +314,11 @@ def _alerts() -> list[Alert]:
 
 
 @pytest.fixture(scope="module")
-def loaded(snmpsim: Any, influxdb: Any) -> Loaded:
+def loaded(snmpsim: Any, influxdb: Any, tmp_path_factory: pytest.TempPathFactory) -> Loaded:
     """InfluxDB 1.6.7 with a fresh database filled by two real chmd polls of every recording."""
     database = f"chmd_grafana_{os.getpid()}"
-    influxdb.create_database(database)
-    devices = asyncio.run(_poll_and_write(snmpsim, influxdb, database))
+    spool = tmp_path_factory.mktemp("grafana-spool")
+    devices = asyncio.run(_poll_and_write(snmpsim, influxdb, database, spool))
     return Loaded(influxdb, database, devices)
 
 
