@@ -2,7 +2,7 @@
 
 An ack stops repeats and escalation for one alert (by fingerprint) until the alert
 resolves or its severity rises above the acknowledged one. Acks live in
-`<state_dir>/acks.json` so `chmd alerts ack` (another process) and the daemon share
+`<state_dir>/notify/acks.json` so `chmd alerts ack` (another process) and the daemon share
 them; the daemon re-reads the file when it changes.
 
 Ack links carry `exp` (unix seconds) and `sig` = hex HMAC-SHA256(key, "<fingerprint>:<exp>").
@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from chmd.alerts.snapshot import read_snapshot
+from chmd.alerts.audit import AuditEvent, AuditLog
+from chmd.alerts.snapshot import notify_state_dir, read_snapshot
 from chmd.model import Alert, AlertState, Severity
 
 ACKS_FILE = "acks.json"
@@ -143,13 +144,17 @@ class AckError(Exception):
     """An ack could not be made (unknown or ambiguous id, alert not firing)."""
 
 
-def ack_alert(state_dir: Path, alert_id: str, comment: str, by: str, now: datetime) -> Ack:
+def ack_alert(
+    state_dir: Path, alert_id: str, comment: str, by: str, now: datetime, *, audit: bool = True
+) -> Ack:
     """Acknowledge a firing alert by fingerprint or unique fingerprint prefix.
 
     This is what `chmd alerts ack ID [--comment]` calls; it resolves the id against the
-    alerts the daemon last saw (`<state_dir>/alerts.json`) and stores the ack.
+    alerts the daemon last saw (`<state_dir>/notify/alerts.json`), stores the ack and (by
+    default) appends it to the audit log. `state_dir` is chmd's state dir.
     """
-    known = [a for a in read_snapshot(state_dir) if str(a["fingerprint"]).startswith(alert_id)]
+    directory = notify_state_dir(state_dir)
+    known = [a for a in read_snapshot(directory) if str(a["fingerprint"]).startswith(alert_id)]
     if not alert_id or not known:
         raise AckError(f"no active alert with id {alert_id!r}")
     if len(known) > 1:
@@ -158,7 +163,11 @@ def ack_alert(state_dir: Path, alert_id: str, comment: str, by: str, now: dateti
     if alert["state"] != str(AlertState.FIRING):
         raise AckError(f"alert {alert_id} is {alert['state']}, not firing")
     ack = Ack(str(alert["fingerprint"]), now, by, comment, Severity(alert["severity"]))
-    AckStore(state_dir).add(ack)
+    AckStore(directory).add(ack)
+    if audit:
+        AuditLog(directory).append(
+            AuditEvent("ack", now, {"fingerprint": ack.fingerprint, "by": by, "comment": comment})
+        )
     return ack
 
 

@@ -42,7 +42,7 @@ from chmd.alerts.matchers import match_labels
 from chmd.alerts.nflog import GroupRecord, NotificationLog
 from chmd.alerts.routing import RouteNode, compile_routes, match_routes
 from chmd.alerts.silences import SilenceStore, active_silence, maintenance_windows
-from chmd.alerts.snapshot import restore_alerts, write_snapshot
+from chmd.alerts.snapshot import notify_state_dir, restore_alerts, write_snapshot
 from chmd.configtypes import format_duration
 from chmd.model import Alert, AlertState, Notification, Sample
 from chmd.notify.apprise_client import targets_for
@@ -108,7 +108,7 @@ class AlertPipeline:
         metrics: NotifyMetrics | None = None,
     ) -> None:
         self.settings = settings
-        self.state_dir = Path(state_dir)
+        self.state_dir = notify_state_dir(state_dir)  # <state_dir>/notify
         self._sender = sender
         self._device_labels = device_labels or {}
         self._wall_clock = wall_clock

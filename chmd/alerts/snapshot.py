@@ -1,4 +1,4 @@
-"""The alerts the pipeline tracks, saved in `<state_dir>/alerts.json`.
+"""The alerts the pipeline tracks, saved in `<state_dir>/notify/alerts.json`.
 
 Written by the daemon whenever the set changes; read back at start-up (so recoveries that
 happened while chmd was down are still announced) and by `chmd alerts ack` (to resolve
@@ -19,6 +19,14 @@ import structlog
 from chmd.model import Alert, AlertState, Severity
 
 SNAPSHOT_FILE = "alerts.json"
+NOTIFY_SUBDIR = "notify"
+
+
+def notify_state_dir(state_dir: Path) -> Path:
+    """Where the notification stage keeps its files: `<state_dir>/notify/`."""
+    return Path(state_dir) / NOTIFY_SUBDIR
+
+
 log = structlog.get_logger("chmd.alerts")
 
 

@@ -151,7 +151,6 @@ def ack_command(alerts_group: click.Group) -> None:
         Stops repeats and escalation until the alert resolves or its severity rises.
         """
         from chmd.alerts.acks import AckError, ack_alert
-        from chmd.alerts.audit import AuditEvent, AuditLog
 
         if state_dir is None:
             state_dir = load_notify(config)[1]
@@ -162,7 +161,4 @@ def ack_command(alerts_group: click.Group) -> None:
         except AckError as exc:
             click.echo(f"chmd alerts ack: {exc}", err=True)
             raise SystemExit(EXIT_FAILURE) from exc
-        AuditLog(state_dir).append(
-            AuditEvent("ack", now, {"fingerprint": done.fingerprint, "by": who, "comment": comment})
-        )
         click.echo(f"acknowledged {done.fingerprint} ({done.severity}) as {who}")

@@ -29,7 +29,10 @@ _STATE_DIR = click.option(
 
 
 def _state_dir(config: Path, state_dir: Path | None) -> Path:
-    return state_dir if state_dir is not None else load_notify(config)[1]
+    """`<state_dir>/notify` of chmd.yaml's (or the given) state dir."""
+    from chmd.alerts.snapshot import notify_state_dir
+
+    return notify_state_dir(state_dir if state_dir is not None else load_notify(config)[1])
 
 
 def _when(moment: datetime | None) -> str:
@@ -107,8 +110,10 @@ def _parse_time(text: str) -> datetime:
 def silence_list(config: Path, state_dir: Path | None, show_all: bool) -> None:
     """List silences and the YAML maintenance windows."""
     from chmd.alerts.silences import SilenceStore, maintenance_windows
+    from chmd.alerts.snapshot import notify_state_dir
 
     settings, directory = load_notify(config) if state_dir is None else (None, state_dir)
+    directory = notify_state_dir(directory)
     now = datetime.now(UTC)
     rows = [("ID", "STATE", "STARTS", "ENDS", "BY", "MATCHERS", "COMMENT")]
     found = list(SilenceStore(directory).all())

@@ -82,15 +82,15 @@ def test_ack_holds_until_severity_rises_or_alert_resolves() -> None:
 
 def test_ack_by_unique_prefix_is_stored(tmp_path: Path) -> None:
     """`ack_alert` resolves a fingerprint prefix against the snapshot and stores the ack."""
-    write_snapshot(tmp_path, [firing("abc123def456"), firing("abd999000111")])
+    write_snapshot(tmp_path / "notify", [firing("abc123def456"), firing("abd999000111")])
     ack = ack_alert(tmp_path, "abc", "on it", "alice", T0)
     assert (ack.fingerprint, ack.severity, ack.comment) == ("abc123def456", Severity.MAJOR, "on it")
-    assert AckStore(tmp_path).acks["abc123def456"].by == "alice"
+    assert AckStore(tmp_path / "notify").acks["abc123def456"].by == "alice"
 
 
 @pytest.mark.parametrize(("prefix", "message"), [("ab", "ambiguous"), ("zz", "no active alert")])
 def test_ack_refuses_ambiguous_or_unknown_ids(tmp_path: Path, prefix: str, message: str) -> None:
     """An id prefix matching several alerts, or none, is refused with a clear message."""
-    write_snapshot(tmp_path, [firing("abc123def456"), firing("abd999000111")])
+    write_snapshot(tmp_path / "notify", [firing("abc123def456"), firing("abd999000111")])
     with pytest.raises(AckError, match=message):
         ack_alert(tmp_path, prefix, "", "alice", T0)

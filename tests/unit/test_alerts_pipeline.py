@@ -203,7 +203,9 @@ async def test_alert_resolved_before_group_wait_is_never_sent(tmp_path: Path) ->
 async def test_silence_mutes_then_alert_is_sent_when_it_ends(tmp_path: Path) -> None:
     """Nothing is sent during a silence; an alert still firing when it ends is sent then."""
     p, sender = make(tmp_path)
-    SilenceStore(tmp_path).add(new_silence(["device=sw1"], at(0), at(600), "maintenance", "test"))
+    SilenceStore(tmp_path / "notify").add(
+        new_silence(["device=sw1"], at(0), at(600), "maintenance", "test")
+    )
     a = alert(since=60)
     for t in range(60, 600, 30):
         await tick(p, [a], t)
@@ -443,7 +445,7 @@ async def test_suppressed_alerts_are_counted_by_stage(tmp_path: Path) -> None:
     registry = CollectorRegistry()
     sender = RecordingSender()
     p = AlertPipeline(settings(), tmp_path, sender, metrics=NotifyMetrics(registry))
-    SilenceStore(tmp_path).add(new_silence(["device=sw2"], at(0), at(600), "", "t"))
+    SilenceStore(tmp_path / "notify").add(new_silence(["device=sw2"], at(0), at(600), "", "t"))
     down = alert(rule="device_unreachable", if_name=None, severity=Severity.CRITICAL)
     await tick(p, [down, alert(), alert(device="sw2")], 0)
     await tick(p, [down, alert(), alert(device="sw2")], 30)

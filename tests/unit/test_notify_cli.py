@@ -85,7 +85,7 @@ def test_silence_add_list_expire(config: Path) -> None:
     )
     assert code == 0, out
     silence_id = out.split()[0]
-    state = config.parent / "state"
+    state = config.parent / "state" / "notify"
     [stored] = SilenceStore(state).all()
     assert stored.id == silence_id
     assert [str(m) for m in stored.matchers] == ['device="sw1"']
@@ -118,7 +118,7 @@ def test_silence_add_rejects_bad_matcher(config: Path) -> None:
 
 def test_alerts_ack_by_prefix(config: Path) -> None:
     """`chmd alerts ack PREFIX --comment` stores the ack for the firing alert."""
-    state = config.parent / "state"
+    state = config.parent / "state" / "notify"
     t0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
     write_snapshot(
         state,
