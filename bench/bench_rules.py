@@ -6,7 +6,7 @@ What is measured, in one process on one core:
 
 * **cycle**: `RuleEngine.evaluate(now)` over N `interface` series (one field, `in_utilization`,
   with a 1-hour raw window at 60 s = 61 slots) and 20 rules: 14 last-value thresholds, 2
-  hysteresis thresholds, 2 `avg` over a 15-minute window, 1 counter `rate` over 5 minutes and
+  hysteresis thresholds, 2 `avg` over a 15-minute window, 1 gauge `rate` over 5 minutes and
   1 `nodata`. A fraction `--breach` of the series breaches every threshold, so the per-alert
   state machine runs too (steady state: the alerts are already firing).
 * **native baseline**: the same 20 conditions as bare numpy expressions over the same arrays
@@ -60,7 +60,8 @@ def rules_yaml() -> str:
             f"window: {window}}}"
         )
     out.append(
-        f"      - {{name: r0, kind: rate, {sel}, function: rate, window: 5m, op: '>', value: 1}}"
+        f"      - {{name: r0, kind: rate, {sel}, function: rate, counter: false, window: 5m, "
+        "op: '>', value: 1}"
     )
     out.append(f"      - {{name: n0, kind: nodata, {sel}, absent_for: 3m}}")
     return "\n".join(out) + "\n"
