@@ -84,10 +84,6 @@ def convert(column: Column, tag: int, value: object) -> FieldValue | None:
     return value
 
 
-def _counter_bits(tag: int) -> int:
-    return 32 if tag == ber.COUNTER32 else 64
-
-
 def _tag_value(
     spec_name: str,
     index: Index,
@@ -110,6 +106,11 @@ def table_samples(
     base.update(table.static_tags)
     derive = DERIVES.get(table.derive or "")
     by_name = {c.name: c for c in (*table.fields, *table.fallbacks)}
+    counters = [
+        (c.name, f"{c.name}_rate", "Octets" in c.name)
+        for c in (*table.fields, *table.fallbacks)
+        if c.kind == "counter"
+    ]
     for index, row in rows.items():
         tags = dict(base)
         _index_tags(table, index, tags)
@@ -126,7 +127,7 @@ def table_samples(
                 fields[name] = converted
         if derive is not None:
             derive(fields, row, tags)
-        _rates(table, index, row, fields, tracker, ctx.now, read_at or {})
+        _rates(table, counters, index, row, fields, tracker, ctx.now, read_at or {})
         if fields:
             samples.append(Sample(table.measurement, tags, fields, ctx.time_ns))
     return samples
@@ -144,6 +145,7 @@ def _index_tags(table: Table, index: Index, tags: dict[str, str]) -> None:
 
 def _rates(
     table: Table,
+    counters: list[tuple[str, str, bool]],
     index: Index,
     row: Row,
     fields: Fields,
@@ -151,22 +153,24 @@ def _rates(
     now: float,
     read_at: Mapping[str, Mapping[Index, float]],
 ) -> None:
+    """`<counter>_rate` for every counter of the row (name, rate name, bounded by speed)."""
     row_key = (table.name, index)
     if "ifCounterDiscontinuityTime" in row:
         value = row["ifCounterDiscontinuityTime"][1]
         tracker.observe_discontinuity(row_key, value if isinstance(value, int) else None)
     speed_bps = _speed_bps(fields) if table.derive == "interface" else None
-    for column in (*table.fields, *table.fallbacks):
-        if column.kind != "counter" or column.name not in row:
+    octet_bound = speed_bps / 8.0 if speed_bps else None
+    for name, rate_name, octets_column in counters:
+        cell = row.get(name)
+        if cell is None or not isinstance(cell[1], int):
             continue
-        tag, raw = row[column.name]
-        if not isinstance(raw, int):
-            continue
-        bound = speed_bps / 8.0 if speed_bps and "Octets" in column.name else None
-        at = read_at.get(column.name, {}).get(index, now)
-        rate = tracker.rate((row_key, column.name), raw, _counter_bits(tag), at, bound)
+        times = read_at.get(name)
+        at = times.get(index, now) if times else now
+        bits = 32 if cell[0] == ber.COUNTER32 else 64
+        bound = octet_bound if octets_column else None
+        rate = tracker.rate((row_key, name), cell[1], bits, at, bound)
         if rate is not None:
-            fields[f"{column.name}_rate"] = rate
+            fields[rate_name] = rate
     if table.derive == "interface":
         for direction, hc, low in (
             ("in", "ifHCInOctets", "ifInOctets"),
