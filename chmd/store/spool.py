@@ -230,9 +230,10 @@ class Spool:
     def pending_points(self) -> int:
         return sum(s.points for s in self._segments) - self._head_done_points
 
-    def peek(self) -> Record | None:
-        """The oldest record not yet committed, or None. Reads just that record."""
-        seg, off = self._cursor
+    def peek(self, after: Record | None = None) -> Record | None:
+        """The oldest record not yet committed (or the one right after `after`), or None.
+        Reads just that record."""
+        seg, off = (after.segment, after.end) if after else self._cursor
         for segment in self._segments:
             if segment.number < seg:
                 continue
@@ -247,7 +248,8 @@ class Spool:
                 payload = fh.read(length) if end <= segment.size else b""
             if len(payload) != length or not length or zlib.crc32(payload) != crc:
                 self.torn += 1  # unreadable rest of a segment: skip it
-                self._cursor = (segment.number, segment.size)
+                if after is None:
+                    self._cursor = (segment.number, segment.size)
                 continue
             target, created_ns, points, body = decode_payload(payload)
             return Record(target, created_ns, points, body, segment.number, start, end)

@@ -35,7 +35,7 @@ from chmd.store.metrics import StoreMetrics
 from chmd.store.retention import ensure_v1, ensure_v2
 from chmd.store.rollup import Closed, Rollups
 from chmd.store.settings import StorageSettings
-from chmd.store.spool import Spool
+from chmd.store.spool import Record, Spool
 from chmd.store.transport import (
     V1Transport,
     V2Transport,
@@ -346,26 +346,48 @@ class Writer:
 
     # --- replay ----------------------------------------------------------------------------
     async def _replay_loop(self) -> None:
+        """Send the spool's oldest records, up to max_in_flight at once, and commit them in
+        order. After a failure only the records before it are committed; any later ones that
+        did succeed are sent again (InfluxDB overwrites identical points)."""
         attempt = 0
         while True:
-            record = self.spool.peek() if self._ready.is_set() else None
-            if record is None:
+            records = self._next_records() if self._ready.is_set() else []
+            if not records:
                 self._wake_replay.clear()
                 await self._wake_replay.wait()
                 continue
-            try:
-                await self._write(record.target, record.body, record.points)
-            except WriteError as exc:
-                self._note_failure(exc)
+            results = await asyncio.gather(
+                *(self._write(r.target, r.body, r.points) for r in records),
+                return_exceptions=True,
+            )
+            failure: WriteError | None = None
+            for record, result in zip(records, results, strict=True):
+                if isinstance(result, WriteError):
+                    failure = result
+                    break
+                if isinstance(result, BaseException):
+                    raise result
+                self.spool.commit(record)
+                self.metrics.replayed_points.inc(record.points)
+            self._idle.set()
+            if failure is not None:
+                self._note_failure(failure)
                 attempt += 1
-                await asyncio.sleep(self._backoff(attempt, exc))
+                await asyncio.sleep(self._backoff(attempt, failure))
                 continue
             attempt = 0
-            self.spool.commit(record)
-            self._idle.set()
-            self.metrics.replayed_points.inc(record.points)
             if not self.spool.has_records():
                 log.info("spool_replayed")
+
+    def _next_records(self) -> list[Record]:
+        records: list[Record] = []
+        record = self.spool.peek()
+        while record is not None:
+            records.append(record)
+            if len(records) >= self.settings.max_in_flight:
+                break
+            record = self.spool.peek(after=record)
+        return records
 
     def _backoff(self, attempt: int, exc: WriteError) -> float:
         jitter = random.uniform(0.8, 1.2)  # noqa: S311 (jitter, not crypto)
