@@ -20,15 +20,14 @@ import numpy as np
 
 from chmd.model import Alert, AlertState, Labels, Sample, Severity
 from chmd.rules.compile import TagPredicate
-from chmd.rules.kinds import KINDS, Outcome
+from chmd.rules.kinds import KINDS, Outcome, composite
 from chmd.rules.kinds.base import Needs
-from chmd.rules.load import CompiledRule, RuleSet, composite_refs
-from chmd.rules.schema import CompositeAll, CompositeAny, CompositeNot, CompositeRule, Expr
+from chmd.rules.load import CompiledRule, RuleSet
+from chmd.rules.schema import CompositeRule
 from chmd.rules.state import AlertRecord, Timing, advance, start
 from chmd.rules.store import RingSpec, SeriesStore, Table
 
 ACTIVE = (AlertState.PENDING, AlertState.FIRING)
-Entity = tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,8 +276,9 @@ class RuleEngine:
         for i in candidates.tolist():
             row = int(rows[i])
             fp = binding.active.get(row)
-            if fp is not None:
-                rec = records[fp]
+            known = records.get(fp) if fp is not None else None
+            if fp is not None and known is not None:
+                rec = known
                 if (
                     breached[i]
                     and outcome.text is None
@@ -420,45 +420,19 @@ class RuleEngine:
     # -- composite -------------------------------------------------------------------------
 
     def _remember_true(self, name: str, now: float) -> None:
-        rule = self._rules[name]
-        memory = self._last_true.setdefault(name, {})
-        for fp, rec in self.records.get(name, {}).items():
-            if rec.state in ACTIVE:
-                memory[fp] = (rec.labels, now if rec.state is AlertState.FIRING else -now)
         horizon = max(
             (r.spec.within for r in self._rules.values() if r.kind == "composite"), default=0.0
         )
-        for fp in [
-            fp for fp, (_, at) in memory.items() if now - abs(at) > horizon + rule.interval_s
-        ]:
-            del memory[fp]
-
-    def _leaf(
-        self, name: str, on: list[str], within: float, pending: bool, now: float
-    ) -> dict[Entity, Labels]:
-        out: dict[Entity, Labels] = {}
-        for labels, at in self._last_true.get(name, {}).values():
-            if at < 0 and not pending:
-                continue
-            if now - abs(at) > within + 1e-6:
-                continue
-            tags = dict(labels)
-            if all(k in tags for k in on):
-                key = tuple(tags[k] for k in on)
-                out[key] = tuple((k, tags[k]) for k in on)
-        return out
+        composite.remember(
+            self._last_true.setdefault(name, {}),
+            ((fp, rec.labels, rec.state) for fp, rec in self.records.get(name, {}).items()),
+            now,
+            horizon + self._rules[name].interval_s,
+        )
 
     def _evaluate_composite(self, rule: CompiledRule, now: float) -> list[Alert]:
         spec: CompositeRule = rule.spec
-        leaves = {
-            name: self._leaf(name, spec.by, spec.within, spec.include_pending, now)
-            for name, _ in composite_refs(spec.condition)
-        }
-        universe: dict[Entity, Labels] = {}
-        for name, negated in composite_refs(spec.condition):
-            if not negated:
-                universe.update(leaves[name])
-        hits = _eval_expr(spec.condition, leaves, set(universe))
+        universe, hits = composite.evaluate(spec, self._last_true, now)
         records = self.records[rule.name]
         timing = self._timing(rule)
         changed: list[Alert] = []
@@ -549,23 +523,3 @@ class RuleEngine:
                     row = binding.table.index.get(rec.series)
                     if row is not None:
                         binding.active[row] = fp
-
-
-def _eval_expr(
-    expr: Expr, leaves: dict[str, dict[Entity, Labels]], universe: set[Entity]
-) -> set[Entity]:
-    if isinstance(expr, str):
-        return set(leaves[expr]) & universe
-    if isinstance(expr, CompositeAll):
-        result = set(universe)
-        for item in expr.all:
-            result &= _eval_expr(item, leaves, universe)
-        return result
-    if isinstance(expr, CompositeAny):
-        found: set[Entity] = set()
-        for item in expr.any:
-            found |= _eval_expr(item, leaves, universe)
-        return found
-    if not isinstance(expr, CompositeNot):  # pragma: no cover - the schema allows no other node
-        raise TypeError(f"unexpected composite node {expr!r}")
-    return universe - _eval_expr(expr.not_, leaves, universe)

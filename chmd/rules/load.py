@@ -14,15 +14,8 @@ from pydantic import BaseModel, ValidationError
 
 from chmd.errors import ConfigError
 from chmd.rules.compile import TagPredicate, Template, compile_selector, compile_template
-from chmd.rules.schema import (
-    KINDS,
-    CompositeAll,
-    CompositeAny,
-    CompositeNot,
-    CompositeRule,
-    Expr,
-    RuleFileModel,
-)
+from chmd.rules.kinds.composite import refs as composite_refs
+from chmd.rules.schema import KINDS, CompositeRule, RuleFileModel
 from chmd.yamlfile import Mark, Problem, YamlDoc, YamlFileError, format_key_path, load_yaml
 
 DEFAULT_INTERVAL_S = 60.0
@@ -153,26 +146,6 @@ def _templates(
 def _digest(rule: BaseModel, interval_s: float) -> str:
     text = rule.model_dump_json(by_alias=True) + f"|{interval_s}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def composite_refs(expr: Expr) -> list[tuple[str, bool]]:
-    """(rule name, under NOT) for every leaf of a composite condition."""
-    out: list[tuple[str, bool]] = []
-
-    def walk(node: Expr, negated: bool) -> None:
-        if isinstance(node, str):
-            out.append((node, negated))
-        elif isinstance(node, CompositeAll):
-            for item in node.all:
-                walk(item, negated)
-        elif isinstance(node, CompositeAny):
-            for item in node.any:
-                walk(item, negated)
-        elif isinstance(node, CompositeNot):
-            walk(node.not_, not negated)
-
-    walk(expr, False)
-    return out
 
 
 def _check_composites(rules: list[CompiledRule], positions: dict[str, str]) -> list[Problem]:
