@@ -724,6 +724,12 @@ def self_health() -> dict[str, Any]:
             "ops",
         ),
         ts(
+            "SSH commands by outcome",
+            f"sum by (outcome) (rate(chmd_ssh_commands_total{job}[$__rate_interval]))",
+            "{{outcome}}",
+            "ops",
+        ),
+        ts(
             "Points written",
             f"sum by (tier) (rate(chmd_store_points_written_total{job}[$__rate_interval]))",
             "{{tier}}",
