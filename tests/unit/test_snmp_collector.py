@@ -185,3 +185,58 @@ def test_walk_matches_recording_for_every_column() -> None:
     want = [vb for vb in vbs if vb[0][:10] == prefix]
     got = asyncio.run(MemoryClient(MemoryAgent(vbs)).walk([prefix]))
     assert got[prefix] == want
+
+
+def test_withheld_rates_are_counted_in_metrics() -> None:
+    """A restart increments chmd_collect_snmp_rates_withheld_total{reason="restart"} once."""
+    from prometheus_client import CollectorRegistry
+
+    from chmd.collect.metrics import CollectMetrics
+
+    registry = CollectorRegistry()
+    clock = Clock()
+    collector, device, agent = setup("ios_2960x", clock)
+    collector._metrics = CollectMetrics(registry)
+    poll(collector, device)
+    vbs = {vb[0]: vb for vb in read_snmprec(SNMPREC / "ios_2960x.snmprec")}
+    vbs[UPTIME] = (UPTIME, ber.TIMETICKS, 500)
+    agent.load(list(vbs.values()))
+    clock.t += 10
+    poll(collector, device)
+    poll(collector, device)
+    value = registry.get_sample_value(
+        "chmd_collect_snmp_rates_withheld_total", {"reason": "restart"}
+    )
+    assert value == 1
+
+
+def test_pinned_profiles_replace_the_automatic_choice() -> None:
+    """A device pinning [interfaces] gets system + interfaces only, nothing Cisco-specific."""
+    collector, device, _ = setup("ios_2960x")
+    device = device.model_copy(update={"profiles": ["interfaces"]})
+    result = poll(collector, device)
+    assert {s.measurement for s in result.samples} == {"system", "interface"}
+
+
+def test_unknown_pinned_profile_is_an_error_naming_it() -> None:
+    """Pinning a profile that does not exist gives one error naming it, not a crash."""
+    collector, device, _ = setup("ios_2960x")
+    device = device.model_copy(update={"profiles": ["nope"]})
+    result = poll(collector, device)
+    assert [e.step for e in result.errors] == ["select profiles"]
+    assert "nope" in result.errors[0].message
+
+
+def test_malformed_value_types_are_skipped() -> None:
+    """An OCTET STRING where a gauge is expected is left out; the rest of the row stays.
+
+    (ios_c3560 records only ifDescr, ifType and ifOperStatus of this ifTable row.)
+    """
+    vbs = read_snmprec(SNMPREC / "ios_c3560.snmprec")
+    oper = (1, 3, 6, 1, 2, 1, 2, 2, 1, 8, 10101)
+    vbs = [(oid, ber.OCTET_STRING, b"up") if oid == oper else (oid, t, v) for oid, t, v in vbs]
+    collector, device, agent = setup("ios_c3560")
+    agent.load(vbs)
+    sample = find(poll(collector, device), "interface", ifIndex="10101")
+    assert "ifOperStatus" not in sample.fields
+    assert sample.fields == {"ifType": 6}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from chmd.collect.metrics import CollectMetrics
 from chmd.collect.snmp.collector import SnmpCollector
 from chmd.collect.snmp.profiles import load_profiles
 
@@ -16,11 +17,15 @@ def profile_dirs(config: Any) -> list[Path]:
     return [Path(config.path).parent / "profiles"]
 
 
-def snmp_collector(config: Any) -> SnmpCollector:
-    """The `COLLECTORS["snmp"]` factory: shipped + etc/profiles/ profiles, daemon settings."""
+def snmp_collector(config: Any, metrics: CollectMetrics | None = None) -> SnmpCollector:
+    """The `COLLECTORS["snmp"]` factory: shipped + etc/profiles/ profiles, daemon settings.
+
+    With `metrics` (the daemon's `CollectMetrics`), withheld rates are counted by reason.
+    Raises ConfigError for an invalid user profile.
+    """
     profiles = load_profiles(profile_dirs(config))
     max_in_flight = config.config.snmp.max_in_flight if config is not None else 64
-    return SnmpCollector(profiles, max_in_flight=max_in_flight)
+    return SnmpCollector(profiles, max_in_flight=max_in_flight, metrics=metrics)
 
 
 __all__ = ["SnmpCollector", "load_profiles", "snmp_collector"]

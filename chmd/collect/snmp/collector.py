@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chmd.collect.metrics import CollectMetrics
 from chmd.collect.snmp import ber
 from chmd.collect.snmp.ber import OID, VarBind
 from chmd.collect.snmp.classify import Classification, classify
@@ -72,6 +73,7 @@ class DeviceState:
     fallbacks: dict[str, bool] = field(default_factory=dict)  # table → walk 32-bit columns too
     client: SnmpClient | None = None
     target: SnmpTarget | None = None
+    counted: dict[str, int] = field(default_factory=dict)  # tracker.stats already in metrics
 
 
 class SnmpCollector:
@@ -92,8 +94,10 @@ class SnmpCollector:
         max_in_flight: int = 64,
         monotonic: Callable[[], float] = time.monotonic,
         wall_ns: Callable[[], int] = time.time_ns,
+        metrics: CollectMetrics | None = None,
     ) -> None:
         self._profiles = profiles
+        self._metrics = metrics
         self._label_ttl = label_ttl_s
         self._udp = UdpEngine(max_in_flight=max_in_flight)
         self._pysnmp: Any = None
@@ -152,6 +156,7 @@ class SnmpCollector:
                 )
             )
         read = (state.client.varbinds_read if state.client else 0) - read_before
+        self._count_withheld(state)
         return PollResult(
             device.name,
             "snmp",
@@ -219,6 +224,15 @@ class SnmpCollector:
                     )
                     if exc.reason in ("timeout", "auth"):
                         return
+
+    def _count_withheld(self, state: DeviceState) -> None:
+        """Rates withheld this poll (restart, reset, discontinuity, over_speed) → metrics."""
+        stats = state.tracker.stats
+        if self._metrics is not None:
+            for reason, total in stats.items():
+                if reason != "wrap":
+                    self._metrics.withheld(reason, total - state.counted.get(reason, 0))
+        state.counted = dict(stats)
 
     def _classify(self, device: Device, state: DeviceState, system: dict[OID, VarBind]) -> None:
         oid_value, descr_value = system[SYS_OBJECT_ID][2], system[SYS_DESCR][2]
@@ -316,9 +330,9 @@ class SnmpCollector:
             state.labels[table.name] = cached
         out = dict(cached.values)
         for tag in table.tags:
-            if tag.lookup is None:
+            if not tag.lookup:
                 continue
-            names = await self._lookup(client, state, tag.lookup, now, step)
+            tables = [await self._lookup(client, state, oid, now, step) for oid in tag.lookup]
             source = out.get(tag.name, {}) if tag.oid is not None else None
             resolved: dict[tuple[int, ...], str] = {}
             for index in indexes:
@@ -327,8 +341,10 @@ class SnmpCollector:
                     key: tuple[int, ...] | None = (int(key_text),) if key_text.isdigit() else None
                 else:
                     key = index[tag.index or 0 : (tag.index or 0) + 1]
-                if key is not None and key in names:
-                    resolved[index] = names[key]
+                if key is not None:
+                    name = next((t[key] for t in tables if t.get(key)), "")
+                    if name:
+                        resolved[index] = name
             out[tag.name] = resolved
         return out
 

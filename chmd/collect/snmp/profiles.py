@@ -20,7 +20,10 @@ from chmd.configtypes import Duration, StrictModel
 from chmd.errors import ConfigError
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "profiles"
-LOOKUPS: dict[str, OID] = {"entPhysicalName": (1, 3, 6, 1, 2, 1, 47, 1, 1, 1, 1, 7)}
+LOOKUPS: dict[str, OID] = {
+    "entPhysicalName": (1, 3, 6, 1, 2, 1, 47, 1, 1, 1, 1, 7),
+    "entPhysicalDescr": (1, 3, 6, 1, 2, 1, 47, 1, 1, 1, 1, 2),
+}
 DERIVES = ("interface", "memory", "entity_sensor", "hr_storage", "inventory")
 Kind = Literal["gauge", "counter", "enum", "string"]
 
@@ -46,7 +49,8 @@ class FieldModel(StrictModel):
 class TagModel(StrictModel):
     oid: str | None = None
     index: int | None = None  # take the value from this index component instead of a column
-    lookup: str | None = None  # map the value through a lookup table (entPhysicalName)
+    # map the value through lookup tables (entPhysicalName): the first non-empty name wins
+    lookup: str | list[str] | None = None
     default: str | None = None  # when empty/missing: a template with {index}
 
     @field_validator("oid")
@@ -116,7 +120,7 @@ class TagColumn:
     name: str
     oid: OID | None
     index: int | None
-    lookup: OID | None
+    lookup: tuple[OID, ...]
     default: str | None
 
 
@@ -178,14 +182,16 @@ def compile_profile(model: ProfileModel, source: str, lookups: dict[str, OID]) -
         for tag_name, tag in t.tags.items():
             if (tag.oid is None) == (tag.index is None):
                 raise ConfigError([f"{source}: table {t.name!r} tag {tag_name}: give oid or index"])
-            if tag.lookup is not None and tag.lookup not in lookups:
-                raise ConfigError([f"{source}: table {t.name!r}: unknown lookup {tag.lookup!r}"])
+            names = [tag.lookup] if isinstance(tag.lookup, str) else list(tag.lookup or [])
+            unknown = [n for n in names if n not in lookups]
+            if unknown:
+                raise ConfigError([f"{source}: table {t.name!r}: unknown lookup {unknown[0]!r}"])
             tags.append(
                 TagColumn(
                     tag_name,
                     parse_oid(tag.oid) if tag.oid else None,
                     tag.index,
-                    lookups[tag.lookup] if tag.lookup else None,
+                    tuple(lookups[n] for n in names),
                     tag.default,
                 )
             )
@@ -276,5 +282,11 @@ def select_profiles(
         if missing:
             raise ConfigError([f"unknown SNMP profile(s): {', '.join(missing)}"])
         names = ["system", *[n for n in pinned if n != "system"]]
-        return [profiles[n] for n in names if n in profiles]
-    return [p for p in profiles.values() if p.matches(vendor, os, sys_object_id)]
+        return sorted((profiles[n] for n in names if n in profiles), key=_poll_order)
+    chosen = [p for p in profiles.values() if p.matches(vendor, os, sys_object_id)]
+    return sorted(chosen, key=_poll_order)
+
+
+def _poll_order(profile: Profile) -> tuple[int, str]:
+    """system, then interfaces, then the rest by name: what matters most is read first."""
+    return ({"system": 0, "interfaces": 1}.get(profile.name, 2), profile.name)
