@@ -19,7 +19,7 @@ from chmd.model import Alert, AlertState, Severity
 DEFAULT_TITLE = "[$STATUS] $SEVERITY $device: $headline$note"
 DEFAULT_BODY = "$alerts"
 DEFAULT_ALERT_LINE = (
-    "$STATE $SEVERITY $rule on $device$where: $summary\n"
+    "$STATE $SEVERITY $rule on $device$where$at_site: $summary\n"
     "  value $value, since $since ($duration), id $id$ack_line"
 )
 
@@ -53,6 +53,7 @@ ALERT_FIELDS = frozenset(
         "role",
         "ifName",
         "where",
+        "at_site",
         "summary",
         "description",
         "value",
@@ -122,6 +123,7 @@ def alert_fields(alert: Alert, now: datetime, ack_url: AckUrl) -> dict[str, str]
         "role": alert.label("role"),
         "ifName": if_name,
         "where": f" {if_name}" if if_name else "",
+        "at_site": f" at site {site}" if (site := alert.label("site")) else "",
         "summary": alert.summary or alert.rule,
         "description": alert.description,
         "value": _fmt_value(alert.value),

@@ -207,7 +207,10 @@ async def test_email_content(rx: Receivers, pipelines: Factory, ack_server: dict
     mail = rx.mails("ops")[0]
     assert mail["Subject"] == "[FIRING] MAJOR core-sw1: core-sw1 Gi1/0/1 is down"
     text = body(mail)
-    assert "FIRING MAJOR interface_down on core-sw1 Gi1/0/1: core-sw1 Gi1/0/1 is down" in text
+    assert (
+        "FIRING MAJOR interface_down on core-sw1 Gi1/0/1 at site zrh: core-sw1 Gi1/0/1 is down"
+        in text
+    )
     assert f"value 2, since {T0:%Y-%m-%d %H:%M} UTC (30s), id {a.fingerprint[:12]}" in text
     assert f"ack: {ack_server['url']}/-/ack/{a.fingerprint}?exp=" in text
 
@@ -219,7 +222,9 @@ async def test_json_webhook_content(rx: Receivers, pipelines: Factory) -> None:
     await wait_until(lambda: len(rx.posts("hook")) == 1, "one post")
     payload = rx.posts("hook")[0].json
     assert payload["title"] == "[FIRING] MAJOR core-sw1: core-sw1 Gi1/0/1 is down"
-    assert payload["message"].startswith("FIRING MAJOR interface_down on core-sw1 Gi1/0/1")
+    assert payload["message"].startswith(
+        "FIRING MAJOR interface_down on core-sw1 Gi1/0/1 at site zrh"
+    )
     assert payload["type"] == "failure"
 
 
@@ -232,7 +237,9 @@ async def test_grouping_into_one_message(rx: Receivers, pipelines: Factory) -> N
     await settle(p)
     [mail] = rx.mails("ops")
     assert mail["Subject"] == "[FIRING] MAJOR core-sw1: 3 alerts: interface_down x3"
-    assert all(f"Gi1/0/{i}: core-sw1 Gi1/0/{i} is down" in body(mail) for i in (1, 2, 3))
+    assert all(
+        f"Gi1/0/{i} at site zrh: core-sw1 Gi1/0/{i} is down" in body(mail) for i in (1, 2, 3)
+    )
 
 
 async def test_recovery_message(rx: Receivers, pipelines: Factory) -> None:

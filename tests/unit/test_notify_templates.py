@@ -38,7 +38,7 @@ def test_default_single_alert_message() -> None:
     )
     assert title == "[FIRING] MAJOR core-sw1: core-sw1 Gi1/0/1 is down"
     assert body == (
-        "FIRING MAJOR interface_down on core-sw1 Gi1/0/1: core-sw1 Gi1/0/1 is down\n"
+        "FIRING MAJOR interface_down on core-sw1 Gi1/0/1 at site zrh: core-sw1 Gi1/0/1 is down\n"
         "  value 2, since 2026-11-25 10:00 UTC (15m), id 0123456789ab\n"
         "  ack: https://chmd/-/ack/x?exp=1&sig=2"
     )
