@@ -83,3 +83,32 @@ def test_unreachable_port_times_out() -> None:
         port = s.getsockname()[1]
     result = poll({"community": "public", "port": port})
     assert [e.reason for e in result.errors] == ["timeout"]
+
+
+def test_v1_polls_with_getnext_walks(snmpd: Any) -> None:
+    """SNMPv1 (no GETBULK; noSuchName at the end of the MIB) reads the same interfaces as v2c."""
+    v1 = poll({"version": "1", "community": "public", "port": snmpd.port})
+    v2 = poll({"community": "public", "port": snmpd.port})
+    assert v1.errors == ()
+    names_v1 = sorted(s.tags.get("ifDescr", "") for s in v1.samples if s.measurement == "interface")
+    names_v2 = sorted(s.tags.get("ifDescr", "") for s in v2.samples if s.measurement == "interface")
+    assert names_v1 == names_v2
+    assert names_v1
+
+
+def test_v3_polls_again_without_spurious_errors(snmpd: Any) -> None:
+    """Three v3 polls in a row on one collector (engine discovered once) all succeed."""
+    dev = Device.model_validate(
+        {"name": "r1", "host": "127.0.0.1", "snmp": {"timeout": 2, **v3(snmpd, "netmonv3", "SHA")}}
+    )
+    collector = SnmpCollector(PROFILES)
+
+    async def three() -> list[PollResult]:
+        try:
+            return [await collector.poll(dev) for _ in range(3)]
+        finally:
+            await collector.aclose()
+
+    results = asyncio.run(three())
+    assert [r.errors for r in results] == [(), (), ()]
+    assert all(r.ok for r in results)

@@ -240,3 +240,23 @@ def test_malformed_value_types_are_skipped() -> None:
     sample = find(poll(collector, device), "interface", ifIndex="10101")
     assert "ifOperStatus" not in sample.fields
     assert sample.fields == {"ifType": 6}
+
+
+def test_labels_are_re_read_when_if_table_last_change_moves() -> None:
+    """A new ifAlias shows up on the next poll once ifTableLastChange changed (not before TTL
+    otherwise)."""
+    alias = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 18, 10101)
+    marker = (1, 3, 6, 1, 2, 1, 31, 1, 5, 0)
+    collector, device, agent = setup("ios_c3560")
+    vbs = {vb[0]: vb for vb in read_snmprec(SNMPREC / "ios_c3560.snmprec")}
+    vbs[marker] = (marker, ber.TIMETICKS, 100)
+    agent.load(list(vbs.values()))
+    poll(collector, device)
+    vbs[alias] = (alias, ber.OCTET_STRING, b"to core")
+    agent.load(list(vbs.values()))
+    unchanged = find(poll(collector, device), "interface", ifIndex="10101")
+    vbs[marker] = (marker, ber.TIMETICKS, 200)
+    agent.load(list(vbs.values()))
+    changed = find(poll(collector, device), "interface", ifIndex="10101")
+    assert unchanged.tags.get("ifAlias") != "to core"
+    assert changed.tags["ifAlias"] == "to core"
