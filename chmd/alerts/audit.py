@@ -17,7 +17,7 @@ from chmd.model import Sample
 
 AUDIT_FILE = "audit.jsonl"
 # Fields that become InfluxDB tags (small, bounded sets); the rest become fields.
-_TAG_KEYS = ("receiver", "device", "rule", "outcome", "by")
+_TAG_KEYS = ("receiver", "device", "rule", "outcome", "by", "fingerprint")  # as chmd.rules.samples
 
 
 @dataclass(frozen=True, slots=True)

@@ -387,7 +387,13 @@ async def test_audit_samples_for_ack(tmp_path: Path) -> None:
     p.ack(a.fingerprint, "alice", "on it", at(10))
     [sample] = p.drain_samples()
     assert sample.measurement == "alerts"
-    assert sample.tags == {"event": "ack", "by": "alice", "device": "sw1", "rule": "interface_down"}
+    assert sample.tags == {
+        "event": "ack",
+        "by": "alice",
+        "device": "sw1",
+        "rule": "interface_down",
+        "fingerprint": "interface_down-sw1-Gi1/0/1",
+    }
     assert sample.fields["comment"] == "on it"
     assert p.drain_samples() == []
     assert p.audit.read()[0]["event"] == "ack"
