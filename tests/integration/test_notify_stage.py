@@ -10,12 +10,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 from harness.sinks import HttpSink
 from prometheus_client import CollectorRegistry
 
 from chmd.alerts.stage import AlertStage
 from chmd.config import LoadedConfig, load_config
+from chmd.http import HttpServer
 from chmd.model import Alert, AlertState, Severity
 from chmd.notify.metrics import NotifyMetrics
 
@@ -78,16 +78,15 @@ async def test_reload_keeps_state_and_ack_route_follows(
     tmp_path: Path, http_sink: HttpSink
 ) -> None:
     """Inventory tags route the alert (role=core); a reload that changes the route builds a new
-    pipeline that does not re-send; the ack link served through the stage reaches it."""
-    app = web.Application()
-    stage = AlertStage(NotifyMetrics(CollectorRegistry()))
-    for method, path, handler in stage.http_routes():
-        app.router.add_route(method, path, handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
+    pipeline that does not re-send; the ack link, served by chmd's HttpServer through the
+    stage, reaches the current pipeline; /metrics shows the delivery."""
+    registry = CollectorRegistry()
+    stage = AlertStage(NotifyMetrics(registry))
+    server = HttpServer(registry, "127.0.0.1:0")  # chmd's own listener (production stage)
+    for route in stage.http_routes():
+        server.add_route(*route)
+    await server.start()
+    host, port = "127.0.0.1", server.port
     base = f"/{uuid.uuid4().hex}"
     hook = f"json://127.0.0.1:{http_sink.port}{base}"
     try:
@@ -113,6 +112,11 @@ async def test_reload_keeps_state_and_ack_route_follows(
         async with aiohttp.ClientSession() as http, http.post(link.group(1)) as resp:
             assert resp.status == 200
         assert a.fingerprint in stage.pipeline.acks.acks
+        async with aiohttp.ClientSession() as http, http.get(f"{server.url}/metrics") as resp:
+            exposition = await resp.text()
+        assert (
+            'chmd_notify_notifications_total{outcome="delivered",receiver="core"} 1.0' in exposition
+        )
     finally:
         await stage.aclose()
-        await runner.cleanup()
+        await server.aclose()
