@@ -232,7 +232,9 @@ class RuleEngine:
         for rule in self._ruleset.rules:
             if rule.group not in due:
                 last = self._last_eval.get(rule.group)
-                due[rule.group] = last is None or t - last >= rule.interval_s - 1e-6
+                # a tick may come a little early (timer jitter): 2 % of the interval counts
+                slack = min(1.0, 0.02 * rule.interval_s)
+                due[rule.group] = last is None or t - last >= rule.interval_s - slack
             if not due[rule.group]:
                 continue
             if rule.kind == "composite":

@@ -146,6 +146,9 @@ class RulesStage:
             log.warning("rules_state_not_saved", error=str(exc))
 
     async def _run(self) -> None:
+        """Tick on a fixed cadence; a tick that overruns skips the missed ones (no pile-up)."""
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
         while True:
             try:
                 await self.tick(self._clock())
@@ -153,7 +156,13 @@ class RulesStage:
                 raise
             except Exception:  # one bad tick must not stop alerting (logged with traceback)
                 log.exception("rules_tick_failed")
-            await asyncio.sleep(self.tick_s)
+            next_at += self.tick_s
+            behind = loop.time() - next_at
+            if behind > 0:
+                skipped = int(behind // self.tick_s) + 1
+                log.warning("rules_ticks_skipped", skipped=skipped, tick_s=self.tick_s)
+                next_at += skipped * self.tick_s
+            await asyncio.sleep(next_at - loop.time())
 
     async def aclose(self) -> None:
         """Stop ticking and save everything (alerts and windows)."""

@@ -294,3 +294,12 @@ def test_a_forgotten_series_that_returns_keeps_row_ids_across_restore(tmp_path: 
     assert [(a.label("device"), a.state) for a in again.evaluate(at(later + 4))] == [
         ("sw1", AlertState.RESOLVED)
     ]
+
+
+def test_a_slightly_early_tick_still_evaluates(tmp_path: Path) -> None:
+    """Timer jitter: a tick 0.5 s early for a 60 s group is due (slack 2 %, at most 1 s)."""
+    eng = RuleEngine(load_rule_files([write_rules(tmp_path, RULES.replace("for: 2m", "for: 0s"))]))
+    eng.observe([cpu(0, 50)])
+    eng.evaluate(at(0))
+    eng.observe([cpu(1, 95)])
+    assert [a.state for a in eng.evaluate(at(1) - timedelta(seconds=0.5))] == [AlertState.FIRING]
