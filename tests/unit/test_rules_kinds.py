@@ -517,3 +517,58 @@ def test_composite_not_suppresses_for_the_same_device_only(tmp_path: Path) -> No
             batch.append(sample("system", at, {"device": "a"}, sysUpTime=0))
         run(eng, [(at, batch)])
     assert sorted(a.label("device") for a in eng.active() if a.rule == "overloaded") == ["b"]
+
+
+def office(t: datetime) -> float:
+    """Busy (8 MB/s) on weekday office hours, quiet (1 MB/s) otherwise."""
+    busy = t.weekday() < 5 and 8 <= t.hour < 18
+    return 8e6 if busy else 1e6
+
+
+@pytest.mark.parametrize(("baseline", "fires"), [("weekly", True), ("daily", False)])
+def test_weekly_baseline_catches_a_busy_saturday_that_daily_misses(
+    tmp_path: Path, baseline: str, fires: bool
+) -> None:
+    """Weekday traffic on a Saturday: unusual for Saturdays (hour-of-week baseline, 3 weeks),
+    usual for that hour of the day over the last 3 days, all weekdays (daily baseline)."""
+    rule = ANOMALY.replace("baseline: daily", f"baseline: {baseline}").replace(
+        "seasons: 7", "seasons: 3"
+    )
+    eng = engine(tmp_path, rule.replace("min_history: 3d", "min_history: 14d"))
+    for hour in range(21 * 24):  # three weeks, hourly
+        at = T0 + timedelta(hours=hour)
+        run(eng, [(at, [sample("interface", at, {"ifName": "Gi1"}, in_octets_rate=office(at))])])
+    saturday = T0 + timedelta(days=26, hours=11)  # the 4th Saturday, 11:00
+    assert saturday.weekday() == 5
+    for hour in range(21 * 24, 26 * 24 + 11):
+        at = T0 + timedelta(hours=hour)
+        run(eng, [(at, [sample("interface", at, {"ifName": "Gi1"}, in_octets_rate=office(at))])])
+    if baseline == "weekly":
+        assert eng.active() == []  # a quiet weekend is usual for weekends
+    run(eng, [(saturday, [sample("interface", saturday, {"ifName": "Gi1"}, in_octets_rate=8e6)])])
+    assert bool(eng.active()) is fires
+
+
+def test_falling_trend_predicts_free_memory_running_out(tmp_path: Path) -> None:
+    """direction: falling — free bytes dropping 1 MB/min from 100 MB reach 10 MB at minute 90."""
+    eng = engine(
+        tmp_path,
+        """
+        - name: free_running_out
+          kind: trend
+          select: {measurement: memory, field: free}
+          window: 1h
+          resolution: 1m
+          method: least_squares
+          direction: falling
+          limit: 10000000
+          within: 2h
+        """,
+    )
+    for m in range(0, 31):
+        run(
+            eng, [(minutes(m), [sample("memory", minutes(m), {"name": "p"}, free=100e6 - 1e6 * m)])]
+        )
+    (alert,) = eng.active()
+    predicted = datetime.fromisoformat(alert.annotations["predicted_at"])
+    assert abs((predicted - minutes(90)).total_seconds()) <= 60
