@@ -302,7 +302,7 @@ class RuleEngine:
                 )
             alert = self._step(rule, rec, bool(breached[i]), now, timing, outcome, i, rec.series)
             touched.add(fp)
-            self._keep(binding, row, fp, alert is not None)
+            self._keep(binding, row, fp)
             if alert is not None:
                 changed.append(alert)
         for fp, rec in list(records.items()):
@@ -310,7 +310,7 @@ class RuleEngine:
                 rec = self._settled(rec)
                 alert = self._step(rule, rec, False, now, timing, None, -1, rec.series)
                 if rec.series is not None and rec.series in binding.table.index:
-                    self._keep(binding, binding.table.index[rec.series], fp, alert is not None)
+                    self._keep(binding, binding.table.index[rec.series], fp)
                 if alert is not None:
                     changed.append(alert)
         return changed
@@ -352,7 +352,7 @@ class RuleEngine:
                     break
             self._steady.pop(fp, None)
 
-    def _keep(self, binding: _Binding, row: int, fp: str, _changed: bool) -> None:
+    def _keep(self, binding: _Binding, row: int, fp: str) -> None:
         rec = self.records[binding.rule.name].get(fp)
         if rec is not None and rec.state in ACTIVE:
             binding.active[row] = fp
