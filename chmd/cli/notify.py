@@ -79,6 +79,7 @@ def notify_test(config: Path, receiver: str, message: str) -> None:
     tried = ", ".join(f"{k} {v}" for k, v in sorted(attempts.items()))
     click.echo(f"{receiver}: {outcome} ({len(client.targets)} target(s); attempts: {tried})")
     if outcome is not Outcome.DELIVERED:
+        click.echo(f"last error: {dispatcher.last_error(receiver)}", err=True)
         raise SystemExit(EXIT_FAILURE)
 
 

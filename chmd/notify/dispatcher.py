@@ -107,8 +107,9 @@ class _Lane:
     queue: asyncio.Queue[_Job]
     storm: StormCap
     task: asyncio.Task[None] | None = None
-    busy: bool = False
     pending: int = field(default=0)
+    failing_since: float | None = None  # logged once when it starts failing, once on recovery
+    last_error: str = ""
 
 
 class Dispatcher:
@@ -244,10 +245,32 @@ class Dispatcher:
             if not any(other.pending for other in self._lanes.values()):
                 self._idle.set()
             self._metrics.queued.labels(receiver).set(lane.pending)
+        self._log_state_change(lane, outcome)
         if self._on_outcome:
             self._on_outcome(receiver, job.notification, outcome, attempts)
         if job.on_done:
             job.on_done(outcome)
+
+    def _log_state_change(self, lane: _Lane, outcome: Outcome) -> None:
+        """One warning when a receiver starts failing, one info when it delivers again."""
+        if outcome in (Outcome.FAILED, Outcome.PARTIAL) and lane.failing_since is None:
+            lane.failing_since = self._clock()
+            log.warning(
+                "notify_receiver_failing",
+                receiver=lane.client.name,
+                outcome=str(outcome),
+                error=lane.last_error,
+            )
+        elif outcome is Outcome.DELIVERED and lane.failing_since is not None:
+            failing_for_s = round(self._clock() - lane.failing_since, 1)
+            lane.failing_since = None
+            log.info(
+                "notify_receiver_recovered", receiver=lane.client.name, failing_for_s=failing_for_s
+            )
+
+    def last_error(self, receiver: str) -> str:
+        """The last delivery error of a receiver (for `chmd notify test`); never a URL."""
+        return self._lanes[receiver].last_error
 
     async def _deliver(
         self, client: ReceiverClient, note: Notification, notify_type: str
@@ -290,7 +313,8 @@ class Dispatcher:
             )
         except NotifyError as exc:
             outcome = "retryable_failure" if exc.retryable else "failure"
-            log.warning(
+            self._lanes[client.name].last_error = str(exc)
+            log.debug(
                 "notify_attempt_failed",
                 receiver=client.name,
                 target=target.label,

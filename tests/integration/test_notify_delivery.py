@@ -497,7 +497,9 @@ async def test_receiver_secret_never_logged(rx: Receivers, pipelines: Factory) -
         await run(p, [alert()], range(0, 31, 30))
         await settle(p)
     assert [r.headers["X-Token"] for r in rx.all_posts("secret")] == ["tok-s3cr3t-123"] * 2
-    assert [e["event"] for e in logs].count("notify_attempt_failed") == 2
+    assert [e["event"] for e in logs].count("notify_attempt_failed") == 2  # debug
+    [failing] = [e for e in logs if e["event"] == "notify_receiver_failing"]  # logged once
+    assert failing["error"] == "hook.urls[0]: Apprise reported FAILURE"
     assert "s3cr3t" not in repr(logs)
     assert "s3cr3t" not in p.audit.path.read_text()
     exposition = generate_latest(registry)
@@ -547,3 +549,22 @@ async def test_receiver_from_apprise_config_file(
         await wait_until(lambda: len(rx.posts("fromfile")) == 1, "post via config file")
     finally:
         await p.aclose()
+
+
+async def test_receiver_failure_and_recovery_logged_once(rx: Receivers, pipelines: Factory) -> None:
+    """A receiver that fails is logged once as failing; when the next flush delivers the
+    message it was missing, once as recovered."""
+    from structlog.testing import capture_logs
+
+    p = await pipelines(
+        {"hook": [rx.json_url("flaky")]}, {"receiver": "hook"}, delivery={"attempts": 1}
+    )
+    rx.http.fail_next(1)
+    with capture_logs() as logs:
+        await run(p, [alert()], range(0, 31, 30))
+        await settle(p)
+        await run(p, [alert()], range(60, 331, 30))
+        await wait_until(lambda: len(rx.posts("flaky")) == 1, "delivered at the next flush")
+        await settle(p)
+    events = [e["event"] for e in logs if e["event"].startswith("notify_receiver_")]
+    assert events == ["notify_receiver_failing", "notify_receiver_recovered"]

@@ -57,10 +57,10 @@ def test_notify_test_reports_failure_after_retries(tmp_path: Path, http_sink: Ht
     http_sink.fail_next(3)
     result = invoke("notify", "test", "-c", str(config), "hook")
     assert result.exit_code == 1
-    assert (
-        result.output.splitlines()[-1]
-        == "hook: failed (1 target(s); attempts: retryable_failure 3)"
-    )
+    assert result.output.splitlines()[-2:] == [
+        "hook: failed (1 target(s); attempts: retryable_failure 3)",
+        "last error: hook.urls[0]: Apprise reported FAILURE",
+    ]
     assert [r.status for r in http_sink.requests if r.path == path] == [500, 500, 500]
 
 
