@@ -25,14 +25,11 @@ _TAGS = {
 
 def parse_line(line: str) -> ber.VarBind:
     """One `OID|TYPE|VALUE` line; TYPE may carry an `x` suffix for hex-encoded values."""
-    oid_text, type_text, value_text = line.rstrip("\r\n").split("|", 2)
+    oid_text, type_text, value_text = line.strip().split("|", 2)  # as snmpsim's grammar does
     hexed = type_text.endswith("x")
     tag = _TAGS[type_text.rstrip("x")]
     oid = ber.parse_oid(oid_text)
-    try:
-        raw = bytes.fromhex(value_text) if hexed else value_text.encode()
-    except ValueError:  # anonymised recordings hold e.g. "346288XXYYZZ": keep the text
-        raw, hexed = value_text.encode(), False
+    raw = bytes.fromhex(value_text) if hexed else value_text.encode()  # ValueError: "XXYYZZ"
     value: ber.Value
     if tag in (ber.OCTET_STRING, ber.OPAQUE):
         value = raw
@@ -53,8 +50,9 @@ def parse_line(line: str) -> ber.VarBind:
 def read_snmprec(path: Path) -> list[ber.VarBind]:
     """Every varbind of a recording, in file order (sorted by OID in snmpsim files).
 
-    Lines whose value cannot be that type (anonymised IpAddress `<private>`) are skipped,
-    as no agent could serve them either.
+    Lines whose value cannot be that type (anonymised hex `346288XXYYZZ`, IpAddress
+    `<private>`) are skipped, as no agent could serve them either. Like snmpsim, a line is
+    stripped of surrounding whitespace first (a recorded `V01 ` is served as `V01`).
     """
     out: list[ber.VarBind] = []
     for line in path.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
