@@ -167,7 +167,11 @@ def poll(
     try:
         if device_name and not opts["host"]:
             device, loaded = _load_device(config, device_name)
+            if getattr(device, via, None) is None:
+                raise click.UsageError(f"device {device.name!r} has no `{via}:` access configured")
         elif opts["host"]:
+            if via != "snmp":
+                raise click.UsageError(f"--host polls over SNMP; for --via {via} name a DEVICE")
             device = _adhoc_device(opts)
         else:
             raise click.UsageError("give a DEVICE from the inventory or --host")

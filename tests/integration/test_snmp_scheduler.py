@@ -110,3 +110,23 @@ async def test_update_removes_and_keeps_by_diff() -> None:
     assert {r.device for r in results} == {"a"}
     stop.set()
     await runner
+
+
+async def test_down_and_recovery_are_logged_once_each() -> None:
+    """A device failing several polls logs device_down once, then device_recovered once."""
+    from structlog.testing import capture_logs
+
+    results: list[PollResult] = []
+    collector = FakeCollector(dead={"flaky"})
+    scheduler = Scheduler({"snmp": collector}, results.append)
+    scheduler.update([dev("flaky", interval=0.02)])
+    stop = asyncio.Event()
+    with capture_logs() as logs:
+        runner = asyncio.create_task(scheduler.run(stop))
+        await wait_for(lambda: len(results) >= 4)
+        collector.dead.clear()
+        await wait_for(lambda: len(results) >= 8 and results[-1].ok)
+        stop.set()
+        await runner
+    events = [e["event"] for e in logs if e["event"].startswith("device_")]
+    assert events == ["device_down", "device_recovered"]
