@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -24,6 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from chmd.alerts.audit import AuditEvent, AuditLog
+from chmd.alerts.jsonfile import JsonFile
 from chmd.alerts.snapshot import notify_state_dir, read_snapshot
 from chmd.model import Alert, AlertState, Severity
 
@@ -70,69 +69,42 @@ def acked_fingerprints(acks: Mapping[str, Ack], alerts: Iterable[Alert]) -> froz
     )
 
 
-class _JsonFile:
-    """A small JSON document re-read when its mtime changes and replaced atomically."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._stamp: tuple[int, int] | None = None
-
-    def changed(self) -> bool:
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            return self._stamp is not None
-        return (stat.st_mtime_ns, stat.st_size) != self._stamp
-
-    def read(self) -> Any:
-        try:
-            stat = self.path.stat()
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            self._stamp = None
-            return None
-        self._stamp = (stat.st_mtime_ns, stat.st_size)
-        return json.loads(text) if text else None
-
-    def write(self, data: Any) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.path)
-        stat = self.path.stat()
-        self._stamp = (stat.st_mtime_ns, stat.st_size)
-
-
 class AckStore:
     """Acks by fingerprint in `<state_dir>/acks.json`."""
 
     def __init__(self, state_dir: Path) -> None:
-        self._file = _JsonFile(Path(state_dir) / ACKS_FILE)
+        self._file = JsonFile(Path(state_dir) / ACKS_FILE)
         self._acks: dict[str, Ack] = {}
-        self.refresh()
+        self._load()
 
     def refresh(self) -> None:
-        if self._file.changed() or not self._acks:
-            data = self._file.read() or []
-            self._acks = {a.fingerprint: a for a in (Ack.from_json(d) for d in data)}
+        """Re-read the file if another process changed it."""
+        if self._file.changed():
+            self._load()
+
+    def _load(self) -> None:
+        data = self._file.read() or []
+        self._acks = {a.fingerprint: a for a in (Ack.from_json(d) for d in data)}
 
     @property
     def acks(self) -> Mapping[str, Ack]:
         return self._acks
 
     def add(self, ack: Ack) -> None:
-        self.refresh()
-        self._acks[ack.fingerprint] = ack
-        self._save()
+        with self._file.locked():
+            self._load()
+            self._acks[ack.fingerprint] = ack
+            self._save()
 
     def forget(self, fingerprints: Iterable[str]) -> None:
         """Drop acks of alerts that resolved (their episode is over)."""
         gone = [fp for fp in fingerprints if fp in self._acks]
         if gone:
-            self.refresh()
-            for fp in gone:
-                self._acks.pop(fp, None)
-            self._save()
+            with self._file.locked():
+                self._load()
+                for fp in gone:
+                    self._acks.pop(fp, None)
+                self._save()
 
     def _save(self) -> None:
         self._file.write(

@@ -11,21 +11,21 @@ silence added by the CLI takes effect at the next evaluation tick.
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chmd.alerts.jsonfile import JsonFile
 from chmd.alerts.matchers import Matcher, matches_all, parse_matchers
 from chmd.alerts.routing import compile_intervals
 from chmd.alerts.timeintervals import TimeInterval, in_any
 from chmd.notify.settings import NotifySettings
 
 SILENCES_FILE = "silences.json"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,50 +129,43 @@ class SilenceStore:
     """
 
     def __init__(self, state_dir: Path) -> None:
-        self.path = Path(state_dir) / SILENCES_FILE
+        self._file = JsonFile(Path(state_dir) / SILENCES_FILE)
+        self.path = self._file.path
         self._silences: dict[str, Silence] = {}
-        self._stamp: tuple[int, int] | None = None
-        self.refresh()
+        self._load()
 
     def refresh(self) -> None:
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            self._silences, self._stamp = {}, None
-            return
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        if stamp == self._stamp:
-            return
-        data = json.loads(self.path.read_text(encoding="utf-8") or "[]")
+        """Re-read the file if another process changed it."""
+        if self._file.changed():
+            self._load()
+
+    def _load(self) -> None:
+        data = self._file.read() or []
         self._silences = {s.id: s for s in (Silence.from_json(d) for d in data)}
-        self._stamp = stamp
 
     def all(self) -> list[Silence]:
-        return sorted(self._silences.values(), key=lambda s: (s.starts_at or datetime.min, s.id))
+        return sorted(self._silences.values(), key=lambda s: (s.starts_at or _EPOCH, s.id))
 
     def add(self, silence: Silence) -> Silence:
-        self.refresh()
-        self._silences[silence.id] = silence
-        self._save()
+        with self._file.locked():
+            self._load()
+            self._silences[silence.id] = silence
+            self._save()
         return silence
 
     def expire(self, silence_id: str, now: datetime) -> Silence:
         """End a silence now. Accepts a unique prefix of the id."""
-        self.refresh()
-        found = [s for s in self._silences.values() if s.id.startswith(silence_id)]
-        if len(found) != 1:
-            raise KeyError(
-                f"{'no' if not found else 'more than one'} silence with id {silence_id!r}"
-            )
-        expired = replace(found[0], ends_at=min(now, found[0].ends_at or now))
-        self._silences[expired.id] = expired
-        self._save()
+        with self._file.locked():
+            self._load()
+            found = [s for s in self._silences.values() if s.id.startswith(silence_id)]
+            if len(found) != 1:
+                raise KeyError(
+                    f"{'no' if not found else 'more than one'} silence with id {silence_id!r}"
+                )
+            expired = replace(found[0], ends_at=min(now, found[0].ends_at or now))
+            self._silences[expired.id] = expired
+            self._save()
         return expired
 
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps([s.to_json() for s in self.all()], indent=1), encoding="utf-8")
-        os.replace(tmp, self.path)
-        stat = self.path.stat()
-        self._stamp = (stat.st_mtime_ns, stat.st_size)
+        self._file.write([s.to_json() for s in self.all()])

@@ -89,3 +89,18 @@ def test_expire_unknown_id_is_an_error(tmp_path: Path) -> None:
     """Expiring an id that matches no silence raises KeyError naming it."""
     with pytest.raises(KeyError, match="no silence with id 'zz'"):
         SilenceStore(tmp_path).expire("zz", at(0))
+
+
+def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
+    """Eight writers (separate stores, as separate CLI processes would be) adding 10 silences
+    each at the same time: all 80 are kept (read-modify-write under the file lock)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def writer(n: int) -> None:
+        store = SilenceStore(tmp_path)
+        for i in range(10):
+            store.add(new_silence([f"device=sw{n}-{i}"], at(0), at(60), "", f"w{n}"))
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(writer, range(8)))
+    assert len(SilenceStore(tmp_path).all()) == 80
