@@ -171,14 +171,14 @@ def cpu_sample(device: int, t_ns: int, tick: int) -> Sample:
 def polls(
     devices: int, ports: int, ticks: int, t0_ns: int, step_s: float, small: bool = False
 ) -> list[list[Sample]]:
-    """One list of samples per device poll, in time order (`small`: 1 small point per poll,
-    else `ports` interface rows)."""
+    """One list of samples per device poll, in time order (`small`: 10 small points per
+    poll, else `ports` interface rows)."""
     out = []
     for tick in range(ticks):
         t = t0_ns + int(tick * step_s * 1e9)
         for d in range(devices):
             if small:
-                out.append([cpu_sample(d, t + d * 1000, tick)])
+                out.append([cpu_sample(d * 10 + j, t + d * 1000, tick) for j in range(10)])
             else:
                 out.append([interface_sample(d, p, t + d * 1000, tick) for p in range(ports)])
     return out
@@ -309,12 +309,19 @@ async def outage(
     spool_cpu = time.process_time() - spool_cpu0
     await wait_until(lambda: metrics.spooled_points._value.get() >= total)
     spooled_mb = writer.spool.bytes / 1e6
+    bodies = []
+    record = writer.spool.peek()
+    while record is not None:
+        bodies.append(record.body)
+        record = writer.spool.peek(after=record)
     server.start()
     cpu0, wall0 = time.process_time(), time.monotonic()
     await wait_until(lambda: not writer.spool.has_records(), limit_s=3600)
     replay_wall, replay_cpu = time.monotonic() - wall0, time.process_time() - cpu0
     await writer.aclose()
+    curl = curl_write(server.url, "curl_outage", bodies, workdir)
     return {
+        "curl_wall_s": curl["wall_s"],
         "points": total,
         "spooled_mb": spooled_mb,
         "collect_cpu_s": spool_cpu,
@@ -413,7 +420,7 @@ def run(server: Any, workdir: Path, args: argparse.Namespace) -> None:
     wide = polls(devices, ports, ticks, t0, 60)
     if "write" in parts:
         write_path(server, workdir, "IF-MIB rows", wide)
-        small = polls(max(1, args.points // ticks), 1, ticks, t0, 60, small=True)
+        small = polls(max(1, args.points // (10 * ticks)), 1, ticks, t0, 60, small=True)
         write_path(server, workdir, "small points", small)
     if "spool" in parts:
         spool_part(wide, workdir)
@@ -451,6 +458,11 @@ def outage_part(server: Any, workdir: Path, args: argparse.Namespace) -> None:
         f"{out['replay_cpu_s'] / out['replay_wall_s'] * 100:.0f}% of the wall time) "
         f"for {out['realtime_s']:.0f} s of real time: "
         f"{out['realtime_s'] / out['replay_wall_s']:.1f}x faster than real time"
+    )
+    print(
+        f"  the same line protocol POSTed by curl (one request at a time): "
+        f"{out['curl_wall_s']:.1f} s ({out['points'] / out['curl_wall_s']:.0f} points/s); "
+        f"chmd replay / curl time: {out['replay_wall_s'] / out['curl_wall_s']:.2f}"
     )
 
 
