@@ -407,7 +407,9 @@ class AlertPipeline:
             if a.state is AlertState.FIRING or (node.send_resolved and a.fingerprint in told)
         ]
         note = note or ("reminder" if decision.repeat else "")
-        title, body = render(self._templates[receiver], receiver, alerts, now, self._ack_url, note)
+        title, body = render(
+            self._templates[receiver], receiver, alerts, now, lambda a: self._ack_url(a, now), note
+        )
         new_entry = Entry(firing, resolved, now)
         self.nflog.begin(receiver, group.key, new_entry)
 
@@ -441,14 +443,13 @@ class AlertPipeline:
 
     # -- acknowledgement, links, audit ---------------------------------------------------
 
-    def _ack_url(self, alert: Alert) -> str | None:
+    def _ack_url(self, alert: Alert, now: datetime) -> str | None:
+        """A signed link valid for `ack.link_ttl` from the tick that renders the message."""
         cfg = self.settings.ack
         if cfg.secret_key is None or cfg.base_url is None:
             return None
         key = cfg.secret_key.reveal().encode()
-        return ack_mod.ack_link(
-            cfg.base_url, key, alert.fingerprint, self._wall_clock(), cfg.link_ttl
-        )
+        return ack_mod.ack_link(cfg.base_url, key, alert.fingerprint, now, cfg.link_ttl)
 
     def http_routes(self) -> list[tuple[str, str, Handler]]:
         """The ack-link routes to mount on chmd's HTTP server (none without `ack.secret_key`)."""
