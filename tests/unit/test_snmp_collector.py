@@ -260,3 +260,41 @@ def test_labels_are_re_read_when_if_table_last_change_moves() -> None:
     changed = find(poll(collector, device), "interface", ifIndex="10101")
     assert unchanged.tags.get("ifAlias") != "to core"
     assert changed.tags["ifAlias"] == "to core"
+
+
+def test_endless_table_is_capped() -> None:
+    """An agent inventing ever-increasing rows stops at MAX_ROWS with a protocol error."""
+    from chmd.collect.snmp.client import MAX_ROWS
+
+    class Endless(MemoryClient):
+        async def _request(self, pdu, oids, max_repetitions=0):  # type: ignore[no-untyped-def]
+            last = oids[0] if len(oids[0]) > 10 else (*oids[0], 0)
+            return (
+                0,
+                0,
+                [((*last[:-1], last[-1] + i + 1), ber.INTEGER, 1) for i in range(max_repetitions)],
+            )
+
+    client = Endless(MemoryAgent([]))
+    with pytest.raises(ProtocolError, match=f"exceeds {MAX_ROWS} rows"):
+        asyncio.run(client.walk([(1, 3, 6, 1, 2, 1, 2, 2, 1, 2)]))
+
+
+def test_too_big_halves_max_repetitions() -> None:
+    """tooBig answers make the walk ask for fewer rows until the agent can answer."""
+
+    agent = MemoryAgent(read_snmprec(SNMPREC / "ios_c3560.snmprec"))
+    asked: list[int] = []
+
+    class Small(MemoryClient):
+        async def _request(self, pdu, oids, max_repetitions=0):  # type: ignore[no-untyped-def]
+            asked.append(max_repetitions)
+            if max_repetitions > 5:
+                return 1, 0, []
+            return await super()._request(pdu, oids, max_repetitions)
+
+    prefix = (1, 3, 6, 1, 2, 1, 2, 2, 1, 2)
+    rows = asyncio.run(Small(agent).walk([prefix]))[prefix]
+    assert len(rows) == 58
+    assert asked[:3] == [25, 12, 6]
+    assert max(asked[3:]) <= 5

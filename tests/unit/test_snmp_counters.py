@@ -92,3 +92,15 @@ def test_utilisation_from_octets_and_speed() -> None:
     """12.5 MB/s on a 1 Gbit/s link is 10 %; unknown speed gives None."""
     assert utilisation_percent(12_500_000, 1e9) == 10.0
     assert utilisation_percent(12_500_000, 0) is None
+
+
+def test_vanished_rows_lose_their_baselines() -> None:
+    """A row gone from its table has no baseline left; other tables' rows are kept."""
+    tracker = RateTracker()
+    tracker.rate((("if", (1,)), "in"), 10, 64, 0.0)
+    tracker.rate((("if", (2,)), "in"), 10, 64, 0.0)
+    tracker.rate((("cpu", (1,)), "x"), 10, 64, 0.0)
+    tracker.forget_rows("if", {("if", (1,))})
+    assert tracker.rate((("if", (2,)), "in"), 20, 64, 1.0) is None
+    assert tracker.rate((("if", (1,)), "in"), 20, 64, 1.0) == 10.0
+    assert tracker.rate((("cpu", (1,)), "x"), 20, 64, 1.0) == 10.0

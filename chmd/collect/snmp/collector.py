@@ -289,6 +289,7 @@ class SnmpCollector:
         read_at = row_times(columns, walked, client.row_times)
         labels = await self._labels(client, state, table, system, set(rows), ctx.now, step)
         step[0] = f"walk {table.name}"
+        state.tracker.forget_rows(table.name, {(table.name, index) for index in rows})
         return table_samples(table, rows, labels, ctx, state.tracker, read_at)
 
     async def _labels(

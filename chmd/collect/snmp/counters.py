@@ -107,10 +107,22 @@ class RateTracker:
             return None
         return per_s
 
-    def forget(self, keep: set[Hashable]) -> None:
-        """Drop baselines whose row is not in `keep` (interfaces that disappeared)."""
-        for key in [k for k in self._last if isinstance(k, tuple) and k[0] not in keep]:
+    def forget_rows(self, table: str, keep: set[Hashable]) -> None:
+        """Drop baselines of `table`'s rows not in `keep` (interfaces that disappeared).
+
+        Keys are `((table, index), field)`; rows are `(table, index)`.
+        """
+        gone = [
+            k
+            for k in self._last
+            if isinstance(k, tuple)
+            and isinstance(k[0], tuple)
+            and k[0][:1] == (table,)
+            and k[0] not in keep
+        ]
+        for key in gone:
             del self._last[key]
+            self._discontinuity.pop(key[0], None)
 
 
 def utilisation_percent(octets_per_s: float | None, speed_bps: float | None) -> float | None:
