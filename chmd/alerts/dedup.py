@@ -7,9 +7,12 @@ alerts now with that entry (as Alertmanager's `DedupStage.needsUpdate`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+
+from chmd.model import Alert, AlertState
 
 
 class Action(StrEnum):
@@ -68,6 +71,45 @@ def decide(
     return Decision(
         Action.SKIP,
         f"already sent {elapsed:.0f}s ago; repeat in {repeat_interval_s - elapsed:.0f}s",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to do for one receiver and group at a flush (pure result of `plan_flush`)."""
+
+    decision: Decision
+    entry: Entry  # what the log records once sent (or at once, for CLEAR)
+    alerts: tuple[Alert, ...]  # what the message lists (SEND only): firing, then told-resolved
+    note: str  # "reminder", an escalation note, or ""
+
+
+def plan_flush(
+    entry: Entry | None,
+    visible: Sequence[Alert],
+    acked: frozenset[str],
+    send_resolved: bool,
+    repeat_interval_s: float,
+    now: datetime,
+    note: str = "",
+) -> Plan:
+    """The dedup decision for the group's visible alerts, and the message it implies."""
+    firing = frozenset(a.fingerprint for a in visible if a.state is AlertState.FIRING)
+    resolved = frozenset(a.fingerprint for a in visible if a.state is AlertState.RESOLVED)
+    decision = decide(entry, firing, resolved, acked, send_resolved, repeat_interval_s, now)
+    if decision.action is Action.CLEAR:
+        return Plan(decision, Entry(frozenset(), resolved, now), (), note)
+    told = entry.firing if entry else frozenset()
+    alerts = tuple(
+        a
+        for a in visible
+        if a.state is AlertState.FIRING or (send_resolved and a.fingerprint in told)
+    )
+    return Plan(
+        decision,
+        Entry(firing, resolved, now),
+        alerts,
+        note or ("reminder" if decision.repeat else ""),
     )
 
 

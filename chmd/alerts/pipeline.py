@@ -36,7 +36,7 @@ from prometheus_client import CollectorRegistry
 from chmd.alerts import acks as ack_mod
 from chmd.alerts.ack_http import Handler, ack_handlers
 from chmd.alerts.audit import AuditEvent, AuditLog, audit_samples
-from chmd.alerts.dedup import Action, Entry, decide, due_escalations
+from chmd.alerts.dedup import Action, due_escalations, plan_flush
 from chmd.alerts.inhibit import InhibitionIndex, compile_inhibitions
 from chmd.alerts.matchers import match_labels
 from chmd.alerts.nflog import GroupRecord, NotificationLog
@@ -379,15 +379,14 @@ class AlertPipeline:
         if node.muted_at(now):
             log.debug("group_time_muted", group=group.key, receiver=receiver)
             return
-        firing = frozenset(a.fingerprint for a in visible if a.state is AlertState.FIRING)
-        resolved = frozenset(a.fingerprint for a in visible if a.state is AlertState.RESOLVED)
-        entry = self.nflog.get(receiver, group.key)
         if not visible and group.alerts:
             log.debug("group_all_muted", group=group.key, receiver=receiver)
             return
-        decision = decide(
-            entry, firing, resolved, acked, node.send_resolved, node.repeat_interval_s, now
+        entry = self.nflog.get(receiver, group.key)
+        plan = plan_flush(
+            entry, visible, acked, node.send_resolved, node.repeat_interval_s, now, note
         )
+        decision = plan.decision
         log.debug(
             "dedup",
             group=group.key,
@@ -396,21 +395,19 @@ class AlertPipeline:
             reason=decision.reason,
         )
         if decision.action is Action.CLEAR:
-            self.nflog.confirm(receiver, group.key, Entry(frozenset(), resolved, now))
+            self.nflog.confirm(receiver, group.key, plan.entry)
             return
         if decision.action is not Action.SEND or self._sender is None:
             return
-        told = entry.firing if entry else frozenset()
-        alerts = [
-            a
-            for a in visible
-            if a.state is AlertState.FIRING or (node.send_resolved and a.fingerprint in told)
-        ]
-        note = note or ("reminder" if decision.repeat else "")
         title, body = render(
-            self._templates[receiver], receiver, alerts, now, lambda a: self._ack_url(a, now), note
+            self._templates[receiver],
+            receiver,
+            plan.alerts,
+            now,
+            lambda a: self._ack_url(a, now),
+            plan.note,
         )
-        new_entry = Entry(firing, resolved, now)
+        new_entry = plan.entry
         self.nflog.begin(receiver, group.key, new_entry)
 
         def done(outcome: Outcome) -> None:
@@ -419,8 +416,9 @@ class AlertPipeline:
             if ok:
                 self.nflog.save()
 
-        notification = Notification(receiver, title, body, not firing, tuple(alerts))
-        self._sender.submit(notification, notify_type(alerts), done)
+        resolved_only = not new_entry.firing
+        notification = Notification(receiver, title, body, resolved_only, plan.alerts)
+        self._sender.submit(notification, notify_type(plan.alerts), done)
 
     def _drop_notified_resolved(self, group: Group) -> None:
         for fp in [fp for fp, a in group.alerts.items() if a.state is AlertState.RESOLVED]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chmd.alerts.dedup import Action, Entry, decide, due_escalations
+from chmd.alerts.dedup import Action, Entry, decide, due_escalations, plan_flush
+from chmd.model import Alert, AlertState, Severity
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 F = frozenset
@@ -74,3 +75,28 @@ def test_escalation_steps_become_due_in_order() -> None:
 def test_no_escalation_when_nothing_unacknowledged_fires() -> None:
     """All firing alerts acknowledged (no oldest unacked time): nothing escalates."""
     assert due_escalations((60.0,), F(), None, at(600)) == []
+
+
+def _alert(fp: str, state: AlertState) -> Alert:
+    return Alert("r", fp, (("device", "d"),), Severity.MAJOR, state, None, "", "", T0, T0)
+
+
+def test_plan_lists_firing_and_only_told_recoveries() -> None:
+    """A message lists the firing alerts and recoveries of alerts the receiver was told about."""
+    visible = [
+        _alert("a", AlertState.FIRING),
+        _alert("b", AlertState.RESOLVED),
+        _alert("c", AlertState.RESOLVED),
+    ]
+    plan = plan_flush(Entry(F({"b"}), F(), T0), visible, F(), True, 3600, at(5))
+    assert plan.decision.action is Action.SEND
+    assert [a.fingerprint for a in plan.alerts] == ["a", "b"]
+    assert plan.entry == Entry(F({"a"}), F({"b", "c"}), at(5))
+
+
+def test_plan_marks_repeats_as_reminders() -> None:
+    """A repeat after repeat_interval carries the note `reminder`; an explicit note wins."""
+    visible = [_alert("a", AlertState.FIRING)]
+    entry = Entry(F({"a"}), F(), T0)
+    assert plan_flush(entry, visible, F(), True, 3600, at(60)).note == "reminder"
+    assert plan_flush(entry, visible, F(), True, 3600, at(60), "escalated").note == "escalated"
