@@ -112,3 +112,10 @@ def test_v3_polls_again_without_spurious_errors(snmpd: Any) -> None:
     results = asyncio.run(three())
     assert [r.errors for r in results] == [(), (), ()]
     assert all(r.ok for r in results)
+
+
+@pytest.mark.parametrize(("change", "value"), [("priv_key", "wrong-priv-123"), ("user", "nobody")])
+def test_v3_wrong_priv_key_or_user_is_an_auth_failure(snmpd: Any, change: str, value: str) -> None:
+    """A wrong privacy key or an unknown user also gives reason `auth`, not `timeout`."""
+    result = poll({**v3(snmpd, "netmonv3", "SHA"), change: value})
+    assert [(e.reason, e.step) for e in result.errors] == [("auth", "get system")]

@@ -327,6 +327,10 @@ class PysnmpClient(_Requester):
         self._transport: Any = None
         self._context: Any = None
 
+    async def _agent_answers(self) -> bool:
+        """net-snmp drops requests it cannot decrypt without a report: tell that from silence."""
+        return await _probe(self._engine, self.target)
+
     async def _setup(self) -> None:
         from pysnmp.hlapi.v3arch import asyncio as hl
 
@@ -388,6 +392,11 @@ class PysnmpClient(_Requester):
             if kind in _AUTH_FAILURES:
                 raise AuthError(f"authentication failed ({indication})")
             if kind == "RequestTimedOut":
+                if self.target.version == "3" and await self._agent_answers():
+                    raise AuthError(
+                        "authentication failed (the agent answers but not to our encrypted"
+                        " requests: wrong privacy key or protocol?)"
+                    )
                 raise CollectTimeout(f"no response from {self.target.host}:{self.target.port}")
             raise ProtocolError(f"{kind}: {indication}")
         out: list[VarBind] = []
@@ -395,6 +404,24 @@ class PysnmpClient(_Requester):
             tag, decoded = _pysnmp_tag(value)
             out.append((tuple(name), tag, decoded))
         return int(status), int(index), out
+
+
+async def _probe(engine: Any, target: SnmpTarget) -> bool:
+    """Does the agent answer an unauthenticated v3 request (with a report) at all?"""
+    from pysnmp.hlapi.v3arch import asyncio as hl
+
+    transport = await hl.UdpTransportTarget.create(
+        (target.host, target.port), timeout=target.timeout_s, retries=0
+    )
+    result = await hl.get_cmd(
+        engine,
+        hl.UsmUserData(target.user or ""),  # noqa: S509 - a reachability probe; reads nothing
+        transport,
+        hl.ContextData(),
+        hl.ObjectType(hl.ObjectIdentity("1.3.6.1.2.1.1.3.0")),
+        lookupMib=False,
+    )
+    return type(result[0]).__name__ != "RequestTimedOut"
 
 
 def new_pysnmp_engine() -> Any:
