@@ -37,11 +37,12 @@ def test_rate_matches_the_constant_increase(start: int, per_s: int, interval: fl
     """A counter rising at a constant rate gives that rate, wrapped or not."""
     tracker = RateTracker()
     assert tracker.rate(("r", "f"), start, 32, 1000.0) is None
-    cur = int(start + per_s * interval) % WRAP32
+    delta = int(per_s * interval)
+    cur = (start + delta) % WRAP32
     got = tracker.rate(("r", "f"), cur, 32, 1000.0 + interval)
     assert got is not None
     elapsed = (1000.0 + interval) - 1000.0  # what the tracker sees after float rounding
-    assert abs(got - int(per_s * interval) / elapsed) < 1e-6
+    assert abs(got - delta / elapsed) < 1e-6
 
 
 def test_rate_above_speed_is_withheld_and_counted() -> None:
