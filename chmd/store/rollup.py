@@ -77,6 +77,7 @@ class Rollups:
         self._kinds: dict[str, Any] = {}  # measurement → {field: kind}, None: not rolled up
         self._open: dict[tuple[str, str], _Window] = {}
         self._closed_upto: dict[tuple[str, str], int] = {}  # last closed window start
+        self._by_start: dict[tuple[str, int], set[str]] = {}  # (tier, start) → open series
         self.late = 0
 
     def kind(self, measurement: str, name: str) -> int:
@@ -168,24 +169,44 @@ class Rollups:
             self._close(level, series, window, out)
         tags = like.tags
         window = _Window(start, like.measurement, tags)
-        self._open[key] = window
+        self._add_open(key, window)
         return window
 
     def close_due(self, now_ns: int, grace_s: float = 0.0) -> list[Closed]:
-        """Close every window that ended more than `grace_s` before `now_ns` (smallest first)."""
+        """Close every window that ended more than `grace_s` before `now_ns` (smallest first).
+        Cheap when nothing is due: open windows are indexed by tier and start."""
         grace = int(grace_s * 1e9)
         out: list[Closed] = []
         for level, tier in enumerate(self._names):
             width = self.tiers[tier]
-            for key, window in list(self._open.items()):
-                due = key[0] == tier and window.start_ns + width + grace <= now_ns
-                if due and self._open.get(key) is window:
-                    self._close(level, key[1], window, out)
+            due = sorted(
+                start
+                for (name, start) in self._by_start
+                if name == tier and start + width + grace <= now_ns
+            )
+            for start in due:
+                for series in list(self._by_start.get((tier, start), ())):
+                    window = self._open.get((tier, series))
+                    if window is not None and window.start_ns == start:
+                        self._close(level, series, window, out)
         return out
+
+    def _add_open(self, key: tuple[str, str], window: _Window) -> None:
+        self._open[key] = window
+        self._by_start.setdefault((key[0], window.start_ns), set()).add(key[1])
+
+    def _drop_open(self, key: tuple[str, str], window: _Window) -> None:
+        del self._open[key]
+        bucket = (key[0], window.start_ns)
+        members = self._by_start.get(bucket)
+        if members is not None:
+            members.discard(key[1])
+            if not members:
+                del self._by_start[bucket]
 
     def _close(self, level: int, series: str, window: _Window, out: list[Closed]) -> None:
         tier = self._names[level]
-        del self._open[(tier, series)]
+        self._drop_open((tier, series), window)
         self._closed_upto[(tier, series)] = window.start_ns
         fields: dict[str, float] = {}
         for name, (count, total, low, high, last) in window.aggs.items():
@@ -223,7 +244,7 @@ class Rollups:
             self._closed_upto[key] = start_ns
         window = self._open.get(key)
         if window is not None and window.start_ns <= start_ns:
-            del self._open[key]
+            self._drop_open(key, window)
 
     def open_windows(self) -> int:
         return len(self._open)
@@ -262,7 +283,7 @@ class Rollups:
                 dict(item["kinds"]),
                 item["last_ns"],
             )
-            self._open[(item["tier"], item["series"])] = window
+            self._add_open((item["tier"], item["series"]), window)
         for tier, series, start in data.get("closed", []):
             if tier in self.tiers:
                 self._closed_upto[(tier, series)] = start
