@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from chmd.collect.snmp import ber
 from chmd.collect.snmp.ber import OID, VarBind
-from chmd.collect.snmp.transport import UdpEngine
+from chmd.collect.snmp.transport import UdpEngine, is_loopback
 from chmd.configtypes import Secret
 from chmd.errors import AuthError, CollectError, CollectTimeout, ProtocolError
 from chmd.inventory.schema import Device
@@ -234,6 +234,7 @@ class FastClient(_Requester):
         self._community = target.community.reveal().encode()
         self._version = ber.V1 if target.version == "1" else ber.V2C
         self._address: tuple[str, int] | None = None
+        self._loopback = False
         self._family = socket.AF_INET
 
     async def _resolve(self) -> tuple[str, int]:
@@ -248,6 +249,7 @@ class FastClient(_Requester):
             family, _, _, _, sockaddr = infos[0]
             self._family = family
             self._address = (str(sockaddr[0]), int(sockaddr[1]))
+            self._loopback = is_loopback(self._address[0])
         return self._address
 
     async def _request(
@@ -265,6 +267,7 @@ class FastClient(_Requester):
             request_id,
             timeout_s=self.target.timeout_s,
             retries=self.target.retries,
+            loopback=self._loopback,
         )
         return response.error_status, response.error_index, response.varbinds
 

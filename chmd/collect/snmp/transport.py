@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import itertools
 import random
 import socket
@@ -61,7 +62,7 @@ class UdpEngine:
         self._max_in_flight = max_in_flight
         self._rcvbuf = rcvbuf_bytes
         self._pending: dict[int, _Pending] = {}
-        self._transports: dict[int, asyncio.DatagramTransport] = {}
+        self._transports: dict[tuple[int, bool], asyncio.DatagramTransport] = {}
         self._slots: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ids = itertools.count(random.randrange(1, 1 << 30))  # noqa: S311 - not crypto
@@ -78,17 +79,23 @@ class UdpEngine:
             self._loop = loop
             self._slots = asyncio.Semaphore(self._max_in_flight)
 
-    async def _transport(self, family: int) -> asyncio.DatagramTransport:
-        transport = self._transports.get(family)
+    async def _transport(self, family: int, loopback: bool) -> asyncio.DatagramTransport:
+        """One socket per family; loopback targets get their own, bound to 127.0.0.1/::1."""
+        key = (family, loopback)
+        transport = self._transports.get(key)
         if transport is None or transport.is_closing():
             loop = asyncio.get_running_loop()
             sock = socket.socket(family, socket.SOCK_DGRAM)
             sock.setblocking(False)
             with contextlib.suppress(OSError):  # capped by the kernel; the default still works
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self._rcvbuf)
-            sock.bind(("::", 0) if family == socket.AF_INET6 else ("0.0.0.0", 0))  # noqa: S104 - client socket
+            v6 = family == socket.AF_INET6
+            if loopback:
+                sock.bind(("::1", 0) if v6 else ("127.0.0.1", 0))
+            else:
+                sock.bind(("::", 0) if v6 else ("0.0.0.0", 0))  # noqa: S104 - a client's own port
             transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), sock=sock)
-            self._transports[family] = transport
+            self._transports[key] = transport
         return transport
 
     def _received(self, data: bytes, addr: Address) -> None:
@@ -119,6 +126,7 @@ class UdpEngine:
         *,
         timeout_s: float,
         retries: int,
+        loopback: bool = False,
     ) -> ber.Response:
         """Send `message` (whose request-id is `request_id`) and return the decoded answer.
 
@@ -129,7 +137,7 @@ class UdpEngine:
         self._bind_loop()
         assert self._slots is not None  # noqa: S101 - set by _bind_loop
         async with self._slots:
-            transport = await self._transport(family)
+            transport = await self._transport(family, loopback)
             loop = asyncio.get_running_loop()
             future: asyncio.Future[ber.Response] = loop.create_future()
             pending = _Pending(future, address)
@@ -171,3 +179,11 @@ class UdpEngine:
         for transport in self._transports.values():
             transport.close()
         self._transports.clear()
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8 or ::1 (a scoped or odd address is not)."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
