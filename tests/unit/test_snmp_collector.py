@@ -298,3 +298,32 @@ def test_too_big_halves_max_repetitions() -> None:
     assert len(rows) == 58
     assert asked[:3] == [25, 12, 6]
     assert max(asked[3:]) <= 5
+
+
+def test_junos_routing_engine_cpu_and_temperature() -> None:
+    """jnxOperatingTable: Routing Engine 0 at 2 % CPU and 32 °C; fans and supplies left out."""
+    collector, device, _ = setup("junos")
+    result = poll(collector, device)
+    assert find(result, "cpu", name="Routing Engine 0").fields["usage"] == 2
+    assert find(result, "sensor", name="Routing Engine 0").fields["value"] == 32
+    assert not [s for s in result.samples if s.tags.get("name", "").startswith("FAN")]
+
+
+def test_nxos_cpu_named_by_entity_and_hc_memory() -> None:
+    """NX-OS: CPU named from entPhysicalName, enhanced mempool read from the HC columns."""
+    collector, device, _ = setup("nxos_n3k-3064pq")
+    result = poll(collector, device)
+    cpu = find(result, "cpu", name="Module-1 48x10GE + 4x40G Supervisor")
+    assert cpu.fields["usage"] == 14
+    memory = find(result, "memory", name="Processor")
+    assert memory.fields["used"] == 2589782016
+    assert memory.fields["free"] == 1406861312
+
+
+def test_arista_entity_sensor_scaled_and_named_from_descr() -> None:
+    """Arista ENTITY-SENSOR-MIB: 533 at precision 1 is 53.3 °C, named from entPhysicalDescr."""
+    collector, device, _ = setup("arista_eos")
+    sensor = find(poll(collector, device), "sensor", name="Cpu temp sensor")
+    assert sensor.tags["class"] == "temperature"
+    assert sensor.fields["value"] == pytest.approx(53.3)
+    assert sensor.fields["status"] == "ok"

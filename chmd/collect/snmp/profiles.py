@@ -7,6 +7,7 @@ durations), never per poll, and no MIB file is read at run time. A user profile 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,17 @@ class TableModel(StrictModel):
     derive: str | None = None
     every: Duration | None = None
     labels_changed: str | None = None
+    keep: dict[str, str] = Field(default_factory=dict)  # tag → regex a row's tag must match
+
+    @field_validator("keep")
+    @classmethod
+    def _regexes(cls, value: dict[str, str]) -> dict[str, str]:
+        for pattern in value.values():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regex {pattern!r}: {exc}") from exc
+        return value
 
     @field_validator("derive")
     @classmethod
@@ -136,6 +148,7 @@ class Table:
     derive: str | None
     every_s: float | None
     labels_changed: OID | None
+    keep: tuple[tuple[str, re.Pattern[str]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +225,7 @@ def compile_profile(model: ProfileModel, source: str, lookups: dict[str, OID]) -
                 t.derive,
                 t.every,
                 parse_oid(t.labels_changed) if t.labels_changed else None,
+                tuple((tag, re.compile(pattern)) for tag, pattern in t.keep.items()),
             )
         )
     scalars = tuple(

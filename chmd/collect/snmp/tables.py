@@ -120,6 +120,8 @@ def table_samples(
                 value = tag_spec.default.format(index=ber.format_oid(index))
             if value:
                 tags[tag_spec.name] = value
+        if table.keep and not all(rx.search(tags.get(t, "")) for t, rx in table.keep):
+            continue
         fields: Fields = {}
         for name, (tag, raw) in row.items():
             column = by_name.get(name)
