@@ -48,7 +48,6 @@ SYS_DESCR = (1, 3, 6, 1, 2, 1, 1, 1, 0)
 SYS_OBJECT_ID = (1, 3, 6, 1, 2, 1, 1, 2, 0)
 SYS_UPTIME = (1, 3, 6, 1, 2, 1, 1, 3, 0)
 SYS_NAME = (1, 3, 6, 1, 2, 1, 1, 5, 0)
-_FATAL_REASONS = frozenset({"timeout", "auth", "protocol"})
 
 
 @dataclass
@@ -177,53 +176,50 @@ class SnmpCollector:
         client = self._client(device, state)
         ctx = Context(device.name, device.host, device.tags, self._wall_ns(), self._monotonic())
         step[0] = "get system"
-        try:
-            system = {
-                vb[0]: vb
-                for vb in await client.get(
-                    [SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME, SYS_NAME, *self._markers]
-                )
-            }
-        except CollectError as exc:
-            exc.step = "get system"
-            raise
+        system = await self._get_system(client)
         uptime = system[SYS_UPTIME][2]
-        restarted = state.tracker.observe_uptime(
-            uptime if isinstance(uptime, int) else None, ctx.now
-        )
-        if restarted:
-            state.labels.clear()
+        if state.tracker.observe_uptime(uptime if isinstance(uptime, int) else None, ctx.now):
+            state.labels.clear()  # restarted: names and lookups may have moved too
             state.lookups.clear()
         self._classify(device, state, system)
-        for profile in state.profiles:
-            for scalars in profile.scalars:
-                values = (
-                    system
-                    if all(c.oid in system for c in scalars.fields)
-                    else {vb[0]: vb for vb in await client.get([c.oid for c in scalars.fields])}
-                )
-                if (sample := scalar_samples(scalars, values, ctx)) is not None:
-                    samples.append(
-                        self._with_identity(sample, state) if profile.name == "system" else sample
-                    )
+        samples.extend(await self._scalars(client, state, system, ctx))
         for profile in state.profiles:
             for table in profile.tables:
-                if (
-                    table.every_s
-                    and ctx.now - state.last_run.get(table.name, -1e18) < table.every_s
-                ):
+                last = state.last_run.get(table.name)
+                if table.every_s and last is not None and ctx.now - last < table.every_s:
                     continue
                 try:
                     samples.extend(await self._table(client, state, table, system, ctx, step))
                     state.last_run[table.name] = ctx.now
                 except CollectError as exc:
-                    errors.append(
-                        StepError(
-                            device.name, step[0], exc.reason, f"{device.name}: {step[0]}: {exc}"
-                        )
-                    )
-                    if exc.reason in ("timeout", "auth"):
+                    message = f"{device.name}: {step[0]}: {exc}"
+                    errors.append(StepError(device.name, step[0], exc.reason, message))
+                    if exc.reason in ("timeout", "auth"):  # the device went away: stop here
                         return
+
+    async def _get_system(self, client: SnmpClient) -> dict[OID, VarBind]:
+        """The system group and the label-change markers, in one GET."""
+        oids = [SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME, SYS_NAME, *self._markers]
+        try:
+            return {vb[0]: vb for vb in await client.get(oids)}
+        except CollectError as exc:
+            exc.step = "get system"
+            raise
+
+    async def _scalars(
+        self, client: SnmpClient, state: DeviceState, system: dict[OID, VarBind], ctx: Context
+    ) -> list[Sample]:
+        out = []
+        for profile in state.profiles:
+            for scalars in profile.scalars:
+                values = system
+                if not all(c.oid in system for c in scalars.fields):
+                    values = {vb[0]: vb for vb in await client.get([c.oid for c in scalars.fields])}
+                if (sample := scalar_samples(scalars, values, ctx)) is not None:
+                    if profile.name == "system":
+                        sample = self._with_identity(sample, state)
+                    out.append(sample)
+        return out
 
     def _count_withheld(self, state: DeviceState) -> None:
         """Rates withheld this poll (restart, reset, discontinuity, over_speed) → metrics."""
