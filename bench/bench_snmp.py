@@ -42,13 +42,15 @@ sys.path.insert(0, str(ROOT))
 from chmd.collect.snmp import ber  # noqa: E402
 from chmd.collect.snmp.client import (  # noqa: E402
     FastClient,
-    PysnmpClient,
     SnmpTarget,
-    close_pysnmp_engine,
-    new_pysnmp_engine,
 )
 from chmd.collect.snmp.collector import SnmpCollector  # noqa: E402
 from chmd.collect.snmp.profiles import load_profiles  # noqa: E402
+from chmd.collect.snmp.pysnmp_client import (  # noqa: E402
+    PysnmpClient,
+    close_pysnmp_engine,
+    new_pysnmp_engine,
+)
 from chmd.collect.snmp.transport import UdpEngine  # noqa: E402
 from chmd.configtypes import Secret  # noqa: E402
 from chmd.inventory.schema import Device  # noqa: E402

@@ -11,9 +11,10 @@ import pytest
 from harness.snmp import LIVE_RATES, recordings, write_data_dir
 
 from chmd.collect.snmp import ber
-from chmd.collect.snmp.client import FastClient, PysnmpClient, SnmpTarget, new_pysnmp_engine
+from chmd.collect.snmp.client import FastClient, SnmpTarget
 from chmd.collect.snmp.collector import SnmpCollector
 from chmd.collect.snmp.profiles import load_profiles
+from chmd.collect.snmp.pysnmp_client import PysnmpClient, new_pysnmp_engine
 from chmd.collect.snmp.snmprec import read_snmprec
 from chmd.collect.snmp.transport import UdpEngine
 from chmd.inventory.schema import Device

@@ -22,14 +22,12 @@ from chmd.collect.snmp.ber import OID, VarBind
 from chmd.collect.snmp.classify import Classification, classify
 from chmd.collect.snmp.client import (
     FastClient,
-    PysnmpClient,
     SnmpClient,
     SnmpTarget,
-    close_pysnmp_engine,
-    new_pysnmp_engine,
 )
 from chmd.collect.snmp.counters import RateTracker
 from chmd.collect.snmp.profiles import Profile, Table, select_profiles
+from chmd.collect.snmp.pysnmp_client import PysnmpClient, close_pysnmp_engine, new_pysnmp_engine
 from chmd.collect.snmp.tables import (
     Context,
     index_rows,
