@@ -265,7 +265,9 @@ class Rollups:
             for (tier, series), w in self._open.items()
         ]
         closed = [[t, s, v] for (t, s), v in self._closed_upto.items()]
-        return json.dumps({"version": 2, "windows": windows, "closed": closed})
+        return json.dumps(
+            {"version": 2, "windows": windows, "closed": closed}, separators=(",", ":")
+        )
 
     def load_json(self, text: str) -> None:
         """Restore state saved by `to_json` (tiers no longer configured are dropped)."""

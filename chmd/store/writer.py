@@ -49,6 +49,7 @@ log = structlog.get_logger("chmd.store")
 ROLLUP_STATE = "rollup-state.json"
 ROLLUP_CLOSED_LOG = "rollup-closed.log"  # windows written since the last state snapshot
 DEAD_LETTER = "dead-letter.jsonl"
+ROLLUP_SNAPSHOT_S = 30.0  # open rollup windows are saved this often (and at aclose)
 
 
 @dataclass(slots=True)
@@ -430,7 +431,7 @@ class Writer:
             if now - last_sync >= self.settings.fsync_interval:
                 self.spool.tick()
                 last_sync = now
-            if now - last_save >= 10.0:
+            if now - last_save >= ROLLUP_SNAPSHOT_S:
                 self._save_rollups()
                 last_save = now
 
