@@ -15,6 +15,13 @@ from harness.sinks import HttpSink, SmtpSink
 from harness.snmp import Snmpd, SnmpSim
 from harness.sshd import Sshd
 from harness.victoriametrics import VictoriaMetrics
+from hypothesis import HealthCheck, settings
+
+# CI runs on 2 loaded cores: data generation may be slow there, and a slow example is not a bug.
+settings.register_profile(
+    "chmd", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("chmd")
 
 
 @pytest.fixture(scope="session")
