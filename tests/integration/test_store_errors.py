@@ -53,7 +53,7 @@ async def test_missing_database_keeps_data_until_created(
 async def test_throttled_server_and_auth_failures_lose_nothing(
     http_sink: HttpSink, tmp_path: Path
 ) -> None:
-    """429 and 503 are retried, 401 is reported once; every batch finally arrives, in order."""
+    """429 and 503 are retried, 401 is reported once; every point finally arrives."""
     http_sink.clear()
     s = settings(
         http_sink.url, "st_sink", tmp_path, gzip=True, retention={"ensure": False, "rollups": []}
@@ -72,7 +72,8 @@ async def test_throttled_server_and_auth_failures_lose_nothing(
         await writer.aclose()
     ok = [r for r in http_sink.requests if r.status == 204 or r.status == 200]
     lines = [line for r in ok for line in gzip.decompress(r.body).decode().splitlines()]
-    assert sorted(lines) == sorted(f"e v={v}i {10 + v}" for v in range(40))
+    # a batch sent beside a failed one may be sent twice (InfluxDB overwrites it): compare sets
+    assert set(lines) == {f"e v={v}i {10 + v}" for v in range(40)}
     assert {r.query["rp"][0] for r in http_sink.requests} == {"raw"}
     errors = {
         k: metrics.write_errors.labels(k)._value.get() for k in ("throttled", "server", "auth")
