@@ -112,6 +112,7 @@ class Writer:
         self._down_since: float | None = None
         self._blocked_kind: str | None = None
         self._closing = False
+        self._replaying = False  # a replay round is in flight
         self._idle = asyncio.Event()  # set whenever a sender finishes a batch
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -135,6 +136,7 @@ class Writer:
                 while (
                     self._pending
                     or self._inflight
+                    or self._replaying
                     or (self.spool.has_records() and self._healthy())
                 ):
                     self._idle.clear()
@@ -357,10 +359,14 @@ class Writer:
                 self._wake_replay.clear()
                 await self._wake_replay.wait()
                 continue
-            results = await asyncio.gather(
-                *(self._write(r.target, r.body, r.points) for r in records),
-                return_exceptions=True,
-            )
+            self._replaying = True
+            try:
+                results = await asyncio.gather(
+                    *(self._write(r.target, r.body, r.points) for r in records),
+                    return_exceptions=True,
+                )
+            finally:
+                self._replaying = False
             failure: WriteError | None = None
             for record, result in zip(records, results, strict=True):
                 if isinstance(result, WriteError):
