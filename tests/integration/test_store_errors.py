@@ -80,3 +80,43 @@ async def test_throttled_server_and_auth_failures_lose_nothing(
     }
     assert errors == {"throttled": 1, "server": 1, "auth": 2}
     assert [e["event"] for e in logs].count("store_blocked") == 1
+
+
+async def test_retry_after_is_honoured(tmp_path: Path) -> None:
+    """A 429 with `Retry-After: 2` delays the next attempt by at least 2 s, although the
+    exponential backoff alone would retry after about 0.1 s."""
+    from aiohttp import web
+
+    seen: list[float] = []
+
+    async def write(request: web.Request) -> web.Response:
+        await request.read()
+        seen.append(time.monotonic())
+        if len(seen) == 1:
+            return web.json_response(
+                {"error": "slow down"}, status=429, headers={"Retry-After": "2"}
+            )
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/write", write)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    s = settings(
+        f"http://127.0.0.1:{port}", "st_ra", tmp_path, retention={"ensure": False, "rollups": []}
+    )
+    metrics = StoreMetrics(CollectorRegistry())
+    writer = Writer(s, metrics)
+    try:
+        await writer.start()
+        writer.submit(samples(5, 1))
+        writer.flush()
+        await wait_for(lambda: metrics.points_written.labels("raw")._value.get() >= 5)
+        await writer.aclose()
+    finally:
+        await runner.cleanup()
+    assert len(seen) == 2
+    assert seen[1] - seen[0] >= 1.9
