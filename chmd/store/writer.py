@@ -99,6 +99,9 @@ class Writer:
             measurements=settings.retention.rollup_measurements,
         )
         self._load_rollups()
+        self._windows_counter = {
+            t.name: metrics.rollup_windows.labels(t.name) for t in settings.retention.rollups
+        }
         self._marks: dict[str, list[str]] = {}  # tier → closed-window log lines to append
         self._skipped = lineproto.SkipCounts()
         self._open: dict[str, _Open] = {}
@@ -197,7 +200,7 @@ class Writer:
         if batch is None:
             batch = self._open[tier] = self._new_open()
         batch.lines.append(line)
-        self.metrics.rollup_windows.labels(tier).inc()
+        self._windows_counter[tier].inc()
         if len(batch.lines) >= self.settings.batch_size:
             self._seal(tier)
 
