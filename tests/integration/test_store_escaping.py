@@ -52,3 +52,24 @@ def test_influxdb_stores_exactly_what_chmd_promises(
     assert row[lp.stored_text(fk, lp.FIELD_KEY_ESCAPES)] == 7
     assert row["s"] == text
     assert row["time"] == 1_000_000 + n
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    whole=st.integers(min_value=lp.INT64_MIN, max_value=lp.INT64_MAX),
+    real=st.floats(allow_nan=False, allow_infinity=False),
+    flag=st.booleans(),
+)
+def test_numbers_round_trip_exactly(server: InfluxDB, whole: int, real: float, flag: bool) -> None:
+    """Any int64, any finite float (shortest repr) and booleans come back exactly."""
+    n = next(_ids)
+    sample = Sample(f"num{n}", {"id": str(n)}, {"i": whole, "f": real, "b": flag}, 2_000_000 + n)
+    line = lp.encode(sample, lp.SkipCounts())
+    assert line is not None
+    server.write(line, db=DB)
+    rows = server.points(f'SELECT i, f, b FROM "num{n}"', db=DB)  # noqa: S608 (test constants)
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["time"], row["i"], row["b"]) == (2_000_000 + n, whole, flag)
+    # Go's JSON writes integral floats without a point: compare as the float parsed back
+    assert float(row["f"]) == real
