@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from harness import InfluxDB
 from prometheus_client import CollectorRegistry
+from structlog.testing import capture_logs
 
 from chmd.model import Sample
 from chmd.store.metrics import StoreMetrics
@@ -102,7 +103,8 @@ async def test_drift_is_logged_not_fought(influxdb: InfluxDB, tmp_path: Path) ->
     try:
         await ensure_v1(transport, s)
         influxdb.query('ALTER RETENTION POLICY "raw" ON "st_drift" DURATION 60d', epoch=None)
-        actions = await ensure_v1(transport, s)
+        with capture_logs() as logs:
+            actions = await ensure_v1(transport, s)
     finally:
         await transport.aclose()
     assert actions == []
@@ -111,6 +113,31 @@ async def test_drift_is_logged_not_fought(influxdb: InfluxDB, tmp_path: Path) ->
         for r in influxdb.points('SHOW RETENTION POLICIES ON "st_drift"', db="st_drift")
     }
     assert rows["raw"]["duration"] == "1440h0m0s"
+    drift = [e for e in logs if e["event"] == "retention_drift"]
+    assert len(drift) == 1
+    assert drift[0]["server_duration_s"] == 60 * 86400
+
+
+async def test_drift_fixed_when_asked(influxdb: InfluxDB, tmp_path: Path) -> None:
+    """With on_drift: fix, a hand-changed duration and a lost DEFAULT are ALTERed back."""
+    s = settings(influxdb.url, "st_fix", tmp_path, retention={"rollups": [], "on_drift": "fix"})
+    transport = V1Transport(s)
+    await transport.start()
+    try:
+        await ensure_v1(transport, s)
+        influxdb.query('ALTER RETENTION POLICY "raw" ON "st_fix" DURATION 60d', epoch=None)
+        influxdb.query('ALTER RETENTION POLICY "autogen" ON "st_fix" DEFAULT', epoch=None)
+        actions = await ensure_v1(transport, s)
+        again = await ensure_v1(transport, s)
+    finally:
+        await transport.aclose()
+    assert actions == ["alter retention policy raw"]
+    assert again == []
+    rows = {
+        r["name"]: r for r in influxdb.points('SHOW RETENTION POLICIES ON "st_fix"', db="st_fix")
+    }
+    assert rows["raw"]["duration"] == "720h0m0s"
+    assert rows["raw"]["default"] is True
 
 
 async def test_points_land_exactly(influxdb: InfluxDB, tmp_path: Path) -> None:
