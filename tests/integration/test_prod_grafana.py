@@ -25,6 +25,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from harness.aio import run_sync
 
 from chmd.model import Alert, AlertState, Severity
 
@@ -318,7 +319,7 @@ def loaded(snmpsim: Any, influxdb: Any, tmp_path_factory: pytest.TempPathFactory
     """InfluxDB 1.6.7 with a fresh database filled by two real chmd polls of every recording."""
     database = f"chmd_grafana_{os.getpid()}"
     spool = tmp_path_factory.mktemp("grafana-spool")
-    devices = asyncio.run(_poll_and_write(snmpsim, influxdb, database, spool))
+    devices = run_sync(_poll_and_write(snmpsim, influxdb, database, spool))
     return Loaded(influxdb, database, devices)
 
 

@@ -5,7 +5,6 @@ its state every tick, so the kill can land in the middle of a save.)"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.aio import run_sync
 
 from chmd.model import AlertState, PollResult, Sample
 from chmd.rules.load import load_rule_files
@@ -138,6 +138,6 @@ def test_kill_9_while_firing_then_restart(tmp_path: Path) -> None:
         await stage.aclose()
         return [restored, changes]
 
-    restored, changes = asyncio.run(restart())
+    restored, changes = run_sync(restart())
     assert restored == [(fingerprint, AlertState.FIRING)]
     assert changes == [(fingerprint, AlertState.RESOLVED)]

@@ -3,13 +3,13 @@ clock handed to `evaluate`, which is the poll's own sample time)."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.aio import run_sync
 from harness.snmp import LIVE_RATES, write_data_dir
 
 from chmd.collect.snmp.collector import SnmpCollector
@@ -58,7 +58,7 @@ def poll_once(collector: SnmpCollector, dev: Device) -> PollResult:
         finally:
             await collector.aclose()
 
-    return asyncio.run(once())
+    return run_sync(once())
 
 
 def poll_time(result: PollResult) -> datetime:

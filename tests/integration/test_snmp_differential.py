@@ -7,13 +7,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.aio import run_sync
 from harness.snmp import recordings
 
 from chmd.collect.snmp import ber
@@ -44,7 +44,7 @@ def walk(agent: Any, community: str, prefixes: list[ber.OID]) -> dict[ber.OID, l
         finally:
             engine.close()
 
-    return asyncio.run(run())
+    return run_sync(run())
 
 
 def unservable(name: str) -> list[ber.OID]:

@@ -3,7 +3,6 @@ malformed answers. Each becomes one error naming the device and the step."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.aio import run_sync
 from harness.snmp import write_data_dir
 
 from chmd.collect.snmp import ber
@@ -32,7 +32,7 @@ def poll(dev: Device) -> PollResult:
         finally:
             await collector.aclose()
 
-    return asyncio.run(once())
+    return run_sync(once())
 
 
 def device(port: int, community: str, deadline_s: float = 20, timeout_s: float = 1) -> Device:

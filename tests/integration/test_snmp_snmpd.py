@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from typing import Any
 
 import pytest
+from harness.aio import run_sync
 
 from chmd.collect.snmp.collector import SnmpCollector
 from chmd.collect.snmp.profiles import load_profiles
@@ -29,7 +29,7 @@ def poll(snmp: dict[str, Any], host: str = "127.0.0.1") -> PollResult:
         finally:
             await collector.aclose()
 
-    return asyncio.run(once())
+    return run_sync(once())
 
 
 def v3(agent: Any, user: str, auth: str, auth_key: str = "authpass123") -> dict[str, Any]:
@@ -109,7 +109,7 @@ def test_v3_polls_again_without_spurious_errors(snmpd: Any) -> None:
         finally:
             await collector.aclose()
 
-    results = asyncio.run(three())
+    results = run_sync(three())
     assert [r.errors for r in results] == [(), (), ()]
     assert all(r.ok for r in results)
 

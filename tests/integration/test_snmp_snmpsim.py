@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.aio import run_sync
 from harness.snmp import LIVE_RATES, recordings, write_data_dir
 
 from chmd.collect.snmp import ber
@@ -70,7 +70,7 @@ def poll_once(collector: SnmpCollector, dev: Device) -> PollResult:
         finally:
             await collector.aclose()
 
-    return asyncio.run(once())
+    return run_sync(once())
 
 
 def by_index(result: PollResult) -> dict[str, Sample]:
@@ -156,7 +156,7 @@ def test_fast_client_and_pysnmp_read_the_same_varbinds(snmpsim: Any) -> None:
             engine.close()
             snmp_engine.close_dispatcher()
 
-    ours, theirs = asyncio.run(both())
+    ours, theirs = run_sync(both())
     assert ours == theirs
     assert sum(len(v) for v in ours[0].values()) > 200
     assert ours[1][-1][1] in (ber.NO_SUCH_OBJECT, ber.NO_SUCH_INSTANCE)

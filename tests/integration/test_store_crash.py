@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from harness import InfluxDB
+from harness.aio import run_sync
 from prometheus_client import CollectorRegistry
 from test_store_influx1 import count, settings, wait_for
 
@@ -80,6 +80,6 @@ def test_kill_9_with_spool_then_restart(
         await wait_for(lambda: not writer.spool.has_records(), 90)
         await writer.aclose()
 
-    asyncio.run(restart())
+    run_sync(restart())
     rows = server.points('SELECT v FROM "raw"."c"', db="st_crash")
     assert sorted((r["time"], r["v"]) for r in rows) == [(t0 + i, i) for i in range(n)]

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from harness.aio import run_sync
 
 from chmd.collect.snmp import ber
 from chmd.collect.snmp.client import ProtocolError, SnmpTarget
@@ -45,7 +46,7 @@ def setup(name: str, clock: Clock | None = None) -> tuple[SnmpCollector, Device,
 
 
 def poll(collector: SnmpCollector, device: Device) -> PollResult:
-    return asyncio.run(collector.poll(device))
+    return run_sync(collector.poll(device))
 
 
 def find(result: PollResult, measurement: str, **tags: str) -> Sample:
@@ -175,7 +176,7 @@ def test_non_increasing_oids_are_refused() -> None:
 
     client = Looping(MemoryAgent([]))
     with pytest.raises(ProtocolError, match="non-increasing"):
-        asyncio.run(client.walk([(1, 3, 6, 1, 2, 1, 2, 2, 1, 2)]))
+        run_sync(client.walk([(1, 3, 6, 1, 2, 1, 2, 2, 1, 2)]))
 
 
 def test_walk_matches_recording_for_every_column() -> None:
@@ -183,7 +184,7 @@ def test_walk_matches_recording_for_every_column() -> None:
     vbs = read_snmprec(SNMPREC / "nxos_n3k-3064pq.snmprec")
     prefix = (1, 3, 6, 1, 2, 1, 2, 2, 1, 2)
     want = [vb for vb in vbs if vb[0][:10] == prefix]
-    got = asyncio.run(MemoryClient(MemoryAgent(vbs)).walk([prefix]))
+    got = run_sync(MemoryClient(MemoryAgent(vbs)).walk([prefix]))
     assert got[prefix] == want
 
 
@@ -277,7 +278,7 @@ def test_endless_table_is_capped() -> None:
 
     client = Endless(MemoryAgent([]))
     with pytest.raises(ProtocolError, match=f"exceeds {MAX_ROWS} rows"):
-        asyncio.run(client.walk([(1, 3, 6, 1, 2, 1, 2, 2, 1, 2)]))
+        run_sync(client.walk([(1, 3, 6, 1, 2, 1, 2, 2, 1, 2)]))
 
 
 def test_too_big_halves_max_repetitions() -> None:
@@ -294,7 +295,7 @@ def test_too_big_halves_max_repetitions() -> None:
             return await super()._request(pdu, oids, max_repetitions)
 
     prefix = (1, 3, 6, 1, 2, 1, 2, 2, 1, 2)
-    rows = asyncio.run(Small(agent).walk([prefix]))[prefix]
+    rows = run_sync(Small(agent).walk([prefix]))[prefix]
     assert len(rows) == 58
     assert asked[:3] == [25, 12, 6]
     assert max(asked[3:]) <= 5
