@@ -1,7 +1,7 @@
 """Small JSON state documents shared by the daemon and the CLI (acks, silences).
 
 Readers re-read a file only when its modification time or size changed; writers
-replace it atomically (temp file + rename) and hold an exclusive `flock` on
+replace it atomically (`chmd.statefile`) and hold an exclusive `flock` on
 `<file>.lock` for the whole read-modify-write, so a `chmd silence add` and the daemon
 rewriting the same file cannot lose each other's change.
 """
@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from chmd.statefile import write_json
 
 
 class JsonFile:
@@ -41,10 +42,7 @@ class JsonFile:
         return json.loads(text) if text else None
 
     def write(self, data: Any) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_json(self.path, data)
         stat = self.path.stat()
         self._stamp = (stat.st_mtime_ns, stat.st_size)
 

@@ -11,13 +11,13 @@ taken) is kept in the same file.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from chmd.alerts.dedup import Entry
+from chmd.statefile import write_json
 
 NFLOG_FILE = "notify-log.json"
 
@@ -94,10 +94,7 @@ class NotificationLog:
                 for g, rec in sorted(self.groups.items())
             ],
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_json(self.path, data, sort_keys=False)
         self._dirty = False
 
     def _load(self) -> None:

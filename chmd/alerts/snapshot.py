@@ -8,7 +8,6 @@ an id prefix and check the alert is firing).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import structlog
 
 from chmd.model import Alert, AlertState, Severity
+from chmd.statefile import write_json
 
 SNAPSHOT_FILE = "alerts.json"
 NOTIFY_SUBDIR = "notify"
@@ -46,11 +46,7 @@ def write_snapshot(state_dir: Path, alerts: Iterable[Alert]) -> None:
         }
         for a in sorted(alerts, key=lambda a: a.fingerprint)
     ]
-    path = Path(state_dir) / SNAPSHOT_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    write_json(Path(state_dir) / SNAPSHOT_FILE, data)
 
 
 def read_snapshot(state_dir: Path) -> list[dict[str, Any]]:

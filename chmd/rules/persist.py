@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from chmd import statefile
 from chmd.errors import ChmdError
 from chmd.model import Alert, AlertState, Severity
 from chmd.rules.engine import RuleEngine
@@ -39,21 +39,9 @@ def rules_dir(state_dir: Path) -> Path:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` so a crash leaves the old or the new content, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        statefile.atomic_write(path, data)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise StateError(f"cannot write {path}: {exc.strerror}") from exc
 
 
