@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from chmd import __version__
+
+if TYPE_CHECKING:
+    from chmd.config import LoadedConfig
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -39,6 +42,38 @@ def config_option(func: _F) -> _F:
         help="chmd.yaml to use  [env CHMD_CONFIG; default: etc/chmd.yaml if it exists, "
         "else /etc/chmd/chmd.yaml]",
     )(func)
+
+
+def state_dir_option(func: _F) -> _F:
+    """`--state-dir DIR`: overrides chmd.yaml's `state_dir`; the command receives
+    `state_dir: Path | None` (None: read it from the config)."""
+    return click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Use this state directory instead of the one chmd.yaml names.",
+    )(func)
+
+
+def exit_config_error(problems: list[str], what: str | None = None) -> NoReturn:
+    """Every problem on stderr and exit 78 (EX_CONFIG). With `what` (`nothing started`) a
+    last line `N errors; <what>.` follows the problems."""
+    for problem in problems:
+        click.echo(problem, err=True)
+    if what is not None:
+        click.echo(f"{plural(len(problems), 'error')}; {what}.", err=True)
+    raise SystemExit(EXIT_CONFIG)
+
+
+def load_config_or_exit(config: Path, what: str | None = None) -> LoadedConfig:
+    """chmd.yaml loaded; when invalid, `exit_config_error(problems, what)`."""
+    from chmd.config import load_config
+    from chmd.errors import ConfigError
+
+    try:
+        return load_config(config)
+    except ConfigError as exc:
+        exit_config_error(exc.problems, what)
 
 
 def plural(count: int, word: str) -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from chmd.cli import EXIT_CONFIG, EXIT_FAILURE, config_option, main
-from chmd.errors import ChmdError, ConfigError
+from chmd.cli import EXIT_FAILURE, config_option, load_config_or_exit, main, state_dir_option
+from chmd.errors import ChmdError
 from chmd.model import Alert, AlertState
 
 _ORDER = {
@@ -23,12 +23,7 @@ _ORDER = {
 @main.group(invoke_without_command=True)
 @click.pass_context
 @config_option
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Read this state directory instead of the one chmd.yaml names.",
-)
+@state_dir_option
 @click.option(
     "-a", "--all", "show_all", is_flag=True, help="Include resolved alerts still remembered."
 )
@@ -44,7 +39,7 @@ def alerts(
     from chmd.rules.persist import read_alerts
 
     if state_dir is None:
-        state_dir = _state_dir_from(config)
+        state_dir = Path(load_config_or_exit(config).config.state_dir)
     try:
         found, saved = read_alerts(state_dir)
     except ChmdError as exc:
@@ -59,17 +54,6 @@ def alerts(
         click.echo(f"no alert state in {state_dir} (is the daemon running with this state_dir?)")
         return
     click.echo(render_table(shown, saved))
-
-
-def _state_dir_from(config: Path) -> Path:
-    from chmd.config import load_config
-
-    try:
-        return Path(load_config(config).config.state_dir)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(problem, err=True)
-        raise SystemExit(EXIT_CONFIG) from exc
 
 
 def _since(moment: datetime) -> str:

@@ -14,16 +14,8 @@ from typing import Any
 import click
 import yaml
 
-from chmd.cli import EXIT_CONFIG, config_option, main, plural
-from chmd.config import LoadedConfig, load_config
-from chmd.errors import ConfigError
-
-
-def report_problems(problems: list[str], what: str = "nothing started") -> None:
-    """Every problem on stderr, then `N errors; <what>.`"""
-    for problem in problems:
-        click.echo(problem, err=True)
-    click.echo(f"{plural(len(problems), 'error')}; {what}.", err=True)
+from chmd.cli import config_option, load_config_or_exit, main, plural
+from chmd.config import LoadedConfig
 
 
 def effective(loaded: LoadedConfig) -> dict[str, Any]:
@@ -45,11 +37,7 @@ def effective(loaded: LoadedConfig) -> dict[str, Any]:
 @click.option("--show", is_flag=True, help="Print the effective configuration (secrets masked).")
 def check(config: Path, show: bool) -> None:
     """Validate the configuration; exit 0 if valid, 78 if not."""
-    try:
-        loaded = load_config(config)
-    except ConfigError as exc:
-        report_problems(exc.problems, "nothing started")
-        raise SystemExit(EXIT_CONFIG) from None
+    loaded = load_config_or_exit(config, "nothing started")
     for warning in loaded.warnings:
         click.echo(f"warning: {warning}", err=True)
     if show:

@@ -16,23 +16,23 @@ from pathlib import Path
 import click
 from prometheus_client import CollectorRegistry
 
-from chmd.cli import EXIT_CONFIG, EXIT_FAILURE, config_option, main
+from chmd.cli import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    config_option,
+    load_config_or_exit,
+    main,
+    state_dir_option,
+)
 from chmd.configtypes import format_duration
-from chmd.errors import ConfigError, NotifyError
+from chmd.errors import NotifyError
 from chmd.model import Notification
 from chmd.notify.settings import NotifySettings
 
 
 def load_notify(config: Path) -> tuple[NotifySettings, Path]:
     """The `notify:` section and the state dir of chmd.yaml; exits 78 when it is invalid."""
-    from chmd.config import load_config
-
-    try:
-        loaded = load_config(config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(problem, err=True)
-        raise SystemExit(EXIT_CONFIG) from exc
+    loaded = load_config_or_exit(config)
     return loaded.config.notify, Path(loaded.config.state_dir)
 
 
@@ -138,12 +138,7 @@ def ack_command(alerts_group: click.Group) -> None:
     @click.argument("alert_id")
     @click.option("--comment", default="", help="Why, or who is on it.")
     @click.option("--by", default=None, help="Who acknowledges  [default: the login name]")
-    @click.option(
-        "--state-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Use this state directory instead of the one chmd.yaml names.",
-    )
+    @state_dir_option
     def ack(
         config: Path, alert_id: str, comment: str, by: str | None, state_dir: Path | None
     ) -> None:

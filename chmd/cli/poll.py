@@ -14,8 +14,7 @@ from typing import Any
 
 import click
 
-from chmd.cli import EXIT_CONFIG, EXIT_FAILURE, config_option, main
-from chmd.cli.check import report_problems
+from chmd.cli import EXIT_CONFIG, EXIT_FAILURE, config_option, exit_config_error, main
 from chmd.errors import ConfigError
 from chmd.inventory.schema import Device
 from chmd.model import PollResult, Sample
@@ -177,8 +176,7 @@ def poll(
             raise click.UsageError("give a DEVICE from the inventory or --host")
         collector = COLLECTORS[via](loaded)
     except ConfigError as exc:
-        report_problems(exc.problems, "nothing polled")
-        raise SystemExit(EXIT_CONFIG) from None
+        exit_config_error(exc.problems, "nothing polled")
     except ValueError as exc:  # pydantic ValidationError of the ad-hoc device
         click.echo(f"invalid target: {exc}", err=True)
         raise SystemExit(EXIT_CONFIG) from None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from chmd.cli import EXIT_CONFIG, EXIT_FAILURE, main, plural
+from chmd.cli import EXIT_FAILURE, exit_config_error, main, plural
 from chmd.errors import ConfigError
 
 
@@ -32,9 +32,7 @@ def test_rules(files: tuple[Path, ...], verbose: bool) -> None:
         try:
             results = run_test_file(path)
         except ConfigError as exc:
-            for problem in exc.problems:
-                click.echo(problem, err=True)
-            raise SystemExit(EXIT_CONFIG) from exc
+            exit_config_error(exc.problems)
         for result in results:
             if result.passed:
                 passed += 1
@@ -59,8 +57,5 @@ def check_rules(files: tuple[Path, ...]) -> None:
     try:
         ruleset = load_rule_files(list(files))
     except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(problem, err=True)
-        click.echo(f"{plural(len(exc.problems), 'error')}", err=True)
-        raise SystemExit(EXIT_CONFIG) from exc
+        exit_config_error([*exc.problems, plural(len(exc.problems), "error")])
     click.echo(f"{plural(len(ruleset.rules), 'rule')} in {plural(len(files), 'file')}: OK")

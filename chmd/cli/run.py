@@ -16,11 +16,9 @@ from pathlib import Path
 import structlog
 
 from chmd import log as chmd_log
-from chmd.cli import EXIT_CONFIG, EXIT_FAILURE, config_option, main
-from chmd.cli.check import report_problems
-from chmd.config import LoadedConfig, load_config
+from chmd.cli import EXIT_FAILURE, config_option, load_config_or_exit, main
+from chmd.config import LoadedConfig
 from chmd.daemon import Daemon
-from chmd.errors import ConfigError
 from chmd.systemd import PID_FILE_NAME, remove_pid_file, write_pid_file
 
 logger = structlog.get_logger("chmd.run")
@@ -64,11 +62,7 @@ async def serve(daemon: Daemon) -> None:
 @config_option
 def run(config: Path) -> None:
     """Run the daemon in the foreground (SIGTERM/SIGINT stop it, SIGHUP reloads)."""
-    try:
-        loaded = load_config(config)
-    except ConfigError as exc:
-        report_problems(exc.problems, "nothing started")
-        raise SystemExit(EXIT_CONFIG) from None
+    loaded = load_config_or_exit(config, "nothing started")
     chmd_log.configure(loaded.config.log.level, loaded.config.log.format)
     pid_file = _write_pid_file(loaded)
     try:

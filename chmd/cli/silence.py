@@ -16,16 +16,9 @@ from pathlib import Path
 
 import click
 
-from chmd.cli import EXIT_FAILURE, config_option, main
+from chmd.cli import EXIT_FAILURE, config_option, main, state_dir_option
 from chmd.cli.notify import load_notify
 from chmd.configtypes import parse_duration
-
-_STATE_DIR = click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Use this state directory instead of the one chmd.yaml names.",
-)
 
 
 def _state_dir(config: Path, state_dir: Path | None) -> Path:
@@ -46,7 +39,7 @@ def silence() -> None:
 
 @silence.command("add")
 @config_option
-@_STATE_DIR
+@state_dir_option
 @click.argument("matchers", nargs=-1, required=True)
 @click.option("--for", "duration", default=None, help="How long, e.g. 30m, 2h, 1d.")
 @click.option("--until", "until", default=None, help="End time, ISO 8601 with zone.")
@@ -105,7 +98,7 @@ def _parse_time(text: str) -> datetime:
 
 @silence.command("list")
 @config_option
-@_STATE_DIR
+@state_dir_option
 @click.option("-a", "--all", "show_all", is_flag=True, help="Include expired silences.")
 def silence_list(config: Path, state_dir: Path | None, show_all: bool) -> None:
     """List silences and the YAML maintenance windows."""
@@ -140,7 +133,7 @@ def silence_list(config: Path, state_dir: Path | None, show_all: bool) -> None:
 
 @silence.command("expire")
 @config_option
-@_STATE_DIR
+@state_dir_option
 @click.argument("silence_id")
 @click.option("--by", default=None, help="Who  [default: the login name]")
 def silence_expire(config: Path, state_dir: Path | None, silence_id: str, by: str | None) -> None:
