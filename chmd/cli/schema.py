@@ -48,6 +48,7 @@ def devices_schema() -> dict[str, Any]:
     defs = device.pop("$defs", {})
     device["properties"].pop("name")
     device["required"] = [r for r in device.get("required", []) if r != "name"]
+    device["properties"].pop("groups")  # only a device lists groups (set below)
     partial = _partial(device)
     device["properties"]["groups"] = {
         "type": "array",

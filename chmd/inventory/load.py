@@ -242,7 +242,8 @@ def _build_device(
     merged = merge_layers(layers)
     try:
         device = Device.model_validate(
-            {**merged.data, "name": name}, context={"base_dir": base_dir}
+            {**merged.data, "name": name, "groups": [layer.prefix[-1] for layer in groups]},
+            context={"base_dir": base_dir},
         )
     except ValidationError as exc:
         for error in exc.errors(include_input=False, include_url=False):

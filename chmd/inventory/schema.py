@@ -56,6 +56,9 @@ class Device(StrictModel):
     interval: Duration = 60.0
     timeout: Duration = 30.0  # hard deadline for one poll of this device
     tags: dict[str, str] = Field(default_factory=dict)
+    # The inventory groups merged into this device, in its `groups: [...]` order (the loader
+    # fills it from that list; silences and routes match them as `group=NAME`).
+    groups: tuple[str, ...] = ()
     snmp: SnmpAccess | None = None
     ssh: SshAccess | None = None
     profiles: list[str] | None = None  # SNMP profiles pinned; None → chosen by sysObjectID

@@ -216,6 +216,36 @@ async def test_silence_mutes_then_alert_is_sent_when_it_ends(tmp_path: Path) -> 
     assert p.verdicts[a.fingerprint].visible
 
 
+async def test_silence_by_inventory_group_mutes_only_that_groups_devices(tmp_path: Path) -> None:
+    """`group=core` silences alerts of a device the inventory puts in group core (listed
+    with another group), while the same alert of a device outside it is sent."""
+    from chmd.alerts.matchers import device_labels
+    from chmd.inventory.load import load_inventory
+
+    inventory = tmp_path / "devices.yaml"
+    inventory.write_text(
+        "groups:\n  campus: {}\n  core: {tags: {role: core}}\n"
+        "devices:\n"
+        "  sw1: {host: 192.0.2.1, groups: [campus, core]}\n"
+        "  sw2: {host: 192.0.2.2, groups: [campus]}\n",
+        encoding="utf-8",
+    )
+    loaded = load_inventory([(inventory, "devices.yaml")], tmp_path)
+    assert loaded.errors == []
+    sender = RecordingSender()
+    p = AlertPipeline(
+        settings(), tmp_path, sender, device_labels=device_labels(loaded.inventory.devices)
+    )
+    SilenceStore(tmp_path / "notify").add(
+        new_silence(["group=core"], at(0), at(3600), "core maintenance", "test")
+    )
+    muted, sent = alert(device="sw1", since=60), alert(device="sw2", since=60)
+    for t in range(60, 600, 30):
+        await tick(p, [muted, sent], t)
+    assert [[a.fingerprint for a in n.alerts] for n in sender.to("ops")] == [[sent.fingerprint]]
+    assert not p.verdicts[muted.fingerprint].visible
+
+
 async def test_alert_resolved_inside_maintenance_window_is_never_sent(tmp_path: Path) -> None:
     """An alert that fires and resolves inside a YAML maintenance window produces no message."""
     cfg = settings(

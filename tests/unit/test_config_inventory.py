@@ -43,6 +43,22 @@ def test_layers_merge_in_order(tmp_path: Path) -> None:
     assert devices["sw1"].profiles == ["c"]
 
 
+def test_device_exposes_its_groups_in_listed_order(tmp_path: Path) -> None:
+    """A merged Device names the groups it lists, in that order; no `groups:` → ()."""
+    errors, _, devices = load(
+        tmp_path,
+        (
+            "devices.yaml",
+            "groups:\n  one: {}\n  two: {}\n"
+            "devices:\n"
+            "  sw1: {host: 192.0.2.1, groups: [two, one]}\n"
+            "  sw2: {host: 192.0.2.2}\n",
+        ),
+    )
+    assert errors == []
+    assert (devices["sw1"].groups, devices["sw2"].groups) == (("two", "one"), ())
+
+
 def test_groups_are_shared_across_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A device takes credentials from a group defined in another inventory file."""
     monkeypatch.setenv("CHMD_TEST_COMMUNITY", "s3cret")
