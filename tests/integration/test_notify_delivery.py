@@ -8,7 +8,6 @@ deadlines. Each test uses its own URL path / mail recipient on the shared sinks.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,6 +21,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from harness.sinks import HttpSink, ReceivedRequest, SmtpSink
+from helpers import wait_until
 from prometheus_client import CollectorRegistry
 
 from chmd.alerts.ack_http import add_ack_routes
@@ -67,14 +67,6 @@ def alert(
 
 def resolved(a: Alert, seconds: float) -> Alert:
     return replace(a, state=AlertState.RESOLVED, resolved_at=at(seconds))
-
-
-async def wait_until(check: Callable[[], bool], what: str, timeout_s: float = DEADLINE_S) -> None:
-    """Poll `check` until true or fail after the deadline (no timing assertions)."""
-    async with asyncio.timeout(timeout_s):
-        while not check():  # noqa: ASYNC110  # the sinks fill from their own threads
-            await asyncio.sleep(0.05)
-    assert check(), what
 
 
 class Receivers:

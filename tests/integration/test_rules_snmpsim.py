@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.aio import run_sync
 from harness.snmp import LIVE_RATES, write_data_dir
+from helpers import poll_once
 
 from chmd.collect.snmp.collector import SnmpCollector
 from chmd.collect.snmp.profiles import load_profiles
@@ -49,16 +49,6 @@ def device(agent: Any, community: str) -> Device:
             "snmp": {"community": community, "port": agent.port, "timeout": 2, "retries": 1},
         }
     )
-
-
-def poll_once(collector: SnmpCollector, dev: Device) -> PollResult:
-    async def once() -> PollResult:
-        try:
-            return await collector.poll(dev)
-        finally:
-            await collector.aclose()
-
-    return run_sync(once())
 
 
 def poll_time(result: PollResult) -> datetime:

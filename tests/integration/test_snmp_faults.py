@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.aio import run_sync
 from harness.snmp import write_data_dir
+from helpers import poll_once
 
 from chmd.collect.snmp import ber
 from chmd.collect.snmp.collector import SnmpCollector
@@ -24,15 +24,7 @@ PROFILES = load_profiles()
 
 
 def poll(dev: Device) -> PollResult:
-    collector = SnmpCollector(PROFILES)
-
-    async def once() -> PollResult:
-        try:
-            return await collector.poll(dev)
-        finally:
-            await collector.aclose()
-
-    return run_sync(once())
+    return poll_once(SnmpCollector(PROFILES), dev)
 
 
 def device(port: int, community: str, deadline_s: float = 20, timeout_s: float = 1) -> Device:

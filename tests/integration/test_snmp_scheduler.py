@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from helpers import wait_until
+
 from chmd.collect.scheduler import Scheduler, phase_s
 from chmd.inventory.schema import Device
 from chmd.model import PollResult, Sample
@@ -42,13 +44,6 @@ class FakeCollector:
         return None
 
 
-async def wait_for(cond, limit_s: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + limit_s
-    while not cond():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
-
 def test_phase_is_deterministic_and_within_interval() -> None:
     """The same name always gets the same offset, inside [0, interval)."""
     assert phase_s("core-sw1", 60) == phase_s("core-sw1", 60)
@@ -63,8 +58,8 @@ async def test_slow_and_broken_devices_do_not_delay_others() -> None:
     scheduler.update([dev("ok"), dev("slow"), dev("dead")])
     stop = asyncio.Event()
     runner = asyncio.create_task(scheduler.run(stop))
-    await wait_for(lambda: sum(r.device == "ok" for r in results) >= 5)
-    await wait_for(lambda: any(r.device == "slow" for r in results))
+    await wait_until(lambda: sum(r.device == "ok" for r in results) >= 5)
+    await wait_until(lambda: any(r.device == "slow" for r in results))
     stop.set()
     await runner
     slow = next(r for r in results if r.device == "slow")
@@ -86,7 +81,7 @@ async def test_overrun_is_skipped_and_counted() -> None:
     scheduler.update([dev("a", interval=0.03, timeout=1)])
     stop = asyncio.Event()
     runner = asyncio.create_task(scheduler.run(stop))
-    await wait_for(lambda: len(results) >= 3)
+    await wait_until(lambda: len(results) >= 3)
     stop.set()
     await runner
     assert scheduler.overruns[("a", "snmp")] >= 2
@@ -100,13 +95,13 @@ async def test_update_removes_and_keeps_by_diff() -> None:
     scheduler.update([dev("a"), dev("b")])
     stop = asyncio.Event()
     runner = asyncio.create_task(scheduler.run(stop))
-    await wait_for(lambda: {r.device for r in results} == {"a", "b"})
+    await wait_until(lambda: {r.device for r in results} == {"a", "b"})
     task_a = scheduler._tasks[("a", "snmp")]
     scheduler.update([dev("a")])
     assert collector.forgotten == ["b"]
     assert scheduler._tasks[("a", "snmp")] is task_a
     results.clear()
-    await wait_for(lambda: len(results) >= 4)
+    await wait_until(lambda: len(results) >= 4)
     assert {r.device for r in results} == {"a"}
     stop.set()
     await runner
@@ -123,9 +118,9 @@ async def test_down_and_recovery_are_logged_once_each() -> None:
     stop = asyncio.Event()
     with capture_logs() as logs:
         runner = asyncio.create_task(scheduler.run(stop))
-        await wait_for(lambda: len(results) >= 4)
+        await wait_until(lambda: len(results) >= 4)
         collector.dead.clear()
-        await wait_for(lambda: len(results) >= 8 and results[-1].ok)
+        await wait_until(lambda: len(results) >= 8 and results[-1].ok)
         stop.set()
         await runner
     events = [e["event"] for e in logs if e["event"].startswith("device_")]

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from harness.aio import run_sync
+from helpers import poll_once
 
 from chmd.collect.snmp.collector import SnmpCollector
 from chmd.collect.snmp.profiles import load_profiles
@@ -21,15 +22,7 @@ def poll(snmp: dict[str, Any], host: str = "127.0.0.1") -> PollResult:
     dev = Device.model_validate(
         {"name": "r1", "host": host, "timeout": 20, "snmp": {"timeout": 1, "retries": 1, **snmp}}
     )
-    collector = SnmpCollector(PROFILES)
-
-    async def once() -> PollResult:
-        try:
-            return await collector.poll(dev)
-        finally:
-            await collector.aclose()
-
-    return run_sync(once())
+    return poll_once(SnmpCollector(PROFILES), dev)
 
 
 def v3(agent: Any, user: str, auth: str, auth_key: str = "authpass123") -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from harness.aio import run_sync
 from harness.snmp import LIVE_RATES, recordings, write_data_dir
+from helpers import poll_once
 
 from chmd.collect.snmp import ber
 from chmd.collect.snmp.client import FastClient, SnmpTarget
@@ -59,18 +60,6 @@ def device(agent: Any, community: str, **snmp: Any) -> Device:
             },
         }
     )
-
-
-def poll_once(collector: SnmpCollector, dev: Device) -> PollResult:
-    """One poll in its own event loop (the collector's UDP socket follows the loop)."""
-
-    async def once() -> PollResult:
-        try:
-            return await collector.poll(dev)
-        finally:
-            await collector.aclose()
-
-    return run_sync(once())
 
 
 def by_index(result: PollResult) -> dict[str, Sample]:

@@ -1,0 +1,48 @@
+"""Helpers shared by the test modules (not fixtures: plain functions, imported as `helpers`).
+
+The real-server classes live in `tests/harness/`; this module holds the small loops the
+tests of several stages used to write for themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from harness.aio import run_sync
+
+from chmd.collect.base import Collector
+from chmd.inventory.schema import Device
+from chmd.model import PollResult
+
+DEADLINE_S = 30.0  # generous: the CI machine is a loaded 2-core box
+
+
+async def wait_until(
+    check: Callable[[], bool],
+    what: str = "condition",
+    timeout_s: float = DEADLINE_S,
+    step_s: float = 0.05,
+) -> None:
+    """Re-check `check` every `step_s` until it holds; fail naming `what` after `timeout_s`.
+
+    For conditions filled from other threads or tasks (sinks, schedulers): wait with a
+    deadline, never assert a timing."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not check():  # the condition fills from other threads/tasks
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{what}: not reached within {timeout_s:g}s")
+        await asyncio.sleep(step_s)
+
+
+def poll_once(collector: Collector, device: Device) -> PollResult:
+    """One poll and the collector's `aclose`, on a private event loop (a collector's
+    sockets follow the loop they were made on)."""
+
+    async def once() -> PollResult:
+        try:
+            return await collector.poll(device)
+        finally:
+            await collector.aclose()
+
+    return run_sync(once())
