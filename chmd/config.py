@@ -51,10 +51,16 @@ class InventorySettings(StrictModel):
 
 
 class RulesSettings(StrictModel):
-    """Which rule files to load, and how often rules are evaluated unless a group says."""
+    """Which rule files to load, how often rules are evaluated unless a group says, and the
+    engine's knobs (chmd.rules.engine.EngineSettings; docs/rules.md)."""
 
     files: list[str] = Field(default_factory=lambda: ["rules/*.yaml"])
     interval: Duration = 60.0
+    raw_resolution: Duration = Field(60.0, gt=0)  # bucket of the raw windows
+    flap_window: Duration = Field(3600.0, gt=0)
+    flap_threshold: int = Field(6, ge=2)  # firing↔resolved changes in flap_window: flapping
+    retention: Duration = 900.0  # how long a resolved/inactive alert record is kept
+    forget_after: Duration = Field(7 * 86400.0, gt=0)  # a series silent this long is dropped
 
 
 class MetricsSettings(StrictModel):

@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from chmd.rules.load import CompiledRule, RuleSet
 from chmd.rules.schema import CompositeRule
 from chmd.rules.state import AlertRecord, Timing, advance, start
 from chmd.rules.store import RingSpec, SeriesStore, Table
+
+if TYPE_CHECKING:
+    from chmd.config import RulesSettings
 
 ACTIVE = (AlertState.PENDING, AlertState.FIRING)
 
@@ -39,6 +42,17 @@ class EngineSettings:
     flap_threshold: int = 6
     retention_s: float = 900.0
     forget_after_s: float = 7 * 86400.0  # a series silent this long is dropped
+
+    @classmethod
+    def from_config(cls, rules: RulesSettings) -> EngineSettings:
+        """From the `rules:` section of chmd.yaml (`chmd.config.RulesSettings`)."""
+        return cls(
+            raw_resolution_s=rules.raw_resolution,
+            flap_window_s=rules.flap_window,
+            flap_threshold=rules.flap_threshold,
+            retention_s=rules.retention,
+            forget_after_s=rules.forget_after,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +223,17 @@ class RuleEngine:
                 binding.active = {r: fp for r, fp in binding.active.items() if fp in records}
         self._install(ruleset)
         return changes
+
+    def replace_settings(self, settings: EngineSettings) -> bool:
+        """Reload with new engine settings; False when nothing changed. Flap, retention and
+        forget-after apply from the next evaluation; a new raw resolution reshapes the raw
+        rings, which then refill (as when a reload lengthens a rule's window)."""
+        if settings == self.settings:
+            return False
+        self.settle()
+        self.settings = settings
+        self._install(self._ruleset)
+        return True
 
     @property
     def ruleset(self) -> RuleSet:

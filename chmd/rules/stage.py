@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -60,7 +61,7 @@ class RulesStage:
         self._run_timer = run_timer
         self._emit, self._write, self._on_tick, self._clock = emit, write, on_tick, clock
         self._save_every_s = save_every_s
-        self._settings = settings
+        self._settings = settings  # None: the `rules:` section of each config applied
         self._engine: RuleEngine | None = None
         self._state_dir: Path | None = None
         self._task: asyncio.Task[None] | None = None
@@ -76,13 +77,14 @@ class RulesStage:
         rules: RuleSet = config.rules if config.rules is not None else RuleSet(())
         self._state_dir = Path(config.config.state_dir)
         self.tick_s = max(1.0, min((r.interval_s for r in rules.rules), default=60.0))
+        settings = self._settings or EngineSettings.from_config(config.config.rules)
         if self._engine is None:
-            self._engine = RuleEngine(rules, self._settings)
+            self._engine = RuleEngine(rules, settings)
             try:
                 restored = await asyncio.to_thread(load_state, self._engine, self._state_dir)
             except StateError as exc:
                 log.warning("rules_state_unreadable", error=str(exc), action="starting empty")
-                self._engine = RuleEngine(rules, self._settings)
+                self._engine = RuleEngine(rules, settings)
                 restored = False
             log.info(
                 "rules_started",
@@ -104,6 +106,8 @@ class RulesStage:
                 changed=list(changes.changed),
                 unchanged=len(changes.unchanged),
             )
+        if self._engine.replace_settings(settings):
+            log.info("rules_settings_reloaded", **dataclasses.asdict(settings))
 
     def observe(self, result: PollResult) -> None:
         """Feed one poll's samples into the windows (cheap; called from the scheduler)."""

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from harness.aio import run_sync
 
+from chmd.config import RulesSettings
 from chmd.model import AlertState, PollResult, Sample
 from chmd.rules.load import load_rule_files
 from chmd.rules.stage import RulesStage
@@ -37,9 +38,10 @@ RULES = """groups:
 """
 CHILD = r"""
 import asyncio, sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from chmd.config import RulesSettings
 from chmd.model import PollResult, Sample
 from chmd.rules.load import load_rule_files
 from chmd.rules.stage import RulesStage
@@ -47,6 +49,7 @@ from chmd.rules.stage import RulesStage
 @dataclass
 class S:
     state_dir: str
+    rules: RulesSettings = field(default_factory=RulesSettings)
 
 @dataclass
 class C:
@@ -75,7 +78,7 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 class Cfg:
     def __init__(self, rules: Path, state: Path) -> None:
         self.rules = load_rule_files([rules])
-        self.config = type("S", (), {"state_dir": str(state)})()
+        self.config = type("S", (), {"state_dir": str(state), "rules": RulesSettings()})()
 
 
 def poll(at: datetime, usage: float) -> PollResult:

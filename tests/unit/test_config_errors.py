@@ -219,6 +219,18 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
             "expected <block end>, but found '<block mapping start>'",
         ],
     ),
+    "rules engine settings out of range": (
+        {
+            "chmd.yaml": CHMD.replace(
+                "rules:\n", "rules:\n  flap_threshold: 1\n  raw_resolution: 0s\n"
+            ),
+            "devices.yaml": "devices: {}\n",
+        },
+        [
+            "chmd.yaml:4:19: rules.flap_threshold: expected greater than or equal to 2",
+            "chmd.yaml:5:19: rules.raw_resolution: expected greater than 0",
+        ],
+    ),
     "every error of every file at once": (
         {
             "chmd.yaml": CHMD + "log: {format: fancy}\n",

@@ -249,6 +249,15 @@ def test_one_hour_raw_window_costs_under_1kb_per_series(tmp_path: Path) -> None:
     assert column.nbytes_per_row() < 1024
 
 
+def test_new_raw_resolution_on_reload_reshapes_the_raw_ring(tmp_path: Path) -> None:
+    """replace_settings with a 30 s resolution swaps the 1 h raw ring for 121 slots of 30 s."""
+    eng = RuleEngine(load_rule_files([write_rules(tmp_path)]))
+    assert eng.replace_settings(EngineSettings(raw_resolution_s=30.0))
+    assert not eng.replace_settings(EngineSettings(raw_resolution_s=30.0))
+    column = eng.store.tables["interface"].columns["ifInErrors"]
+    assert list(column.rings) == [RingSpec(30.0, 121, mean=False)]
+
+
 def test_polling_faster_than_the_resolution_does_not_grow_memory(tmp_path: Path) -> None:
     """10 s polls into a 60 s-resolution ring: slots stay 61 and the rate is still exact."""
     eng = RuleEngine(load_rule_files([write_rules(tmp_path)]))

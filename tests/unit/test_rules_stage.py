@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import structlog
 
+from chmd.config import RulesSettings
 from chmd.model import Alert, AlertState, PollResult, Sample
 from chmd.rules.load import RuleSet, load_rule_files
 from chmd.rules.stage import RulesStage
@@ -32,6 +33,7 @@ RULES = """groups:
 @dataclass
 class Settings:
     state_dir: str
+    rules: RulesSettings = field(default_factory=RulesSettings)
 
 
 @dataclass
@@ -112,6 +114,26 @@ async def test_reload_with_changed_rules_logs_the_changes(tmp_path: Path) -> Non
         await stage.apply(config(tmp_path, edited))
     (event,) = [e for e in logs if e["event"] == "rules_reloaded"]
     assert (event["changed"], event["added"], event["removed"]) == (["cpu_high"], [], [])
+    await stage.aclose()
+
+
+async def test_engine_settings_come_from_the_rules_section(tmp_path: Path) -> None:
+    """The `rules:` knobs of chmd.yaml reach the engine at start and again on reload."""
+    stage = RulesStage(clock=lambda: T0, run_timer=False)
+    first = config(tmp_path)
+    first.config.rules = RulesSettings(flap_threshold=3, retention="5m", raw_resolution="30s")
+    await stage.apply(first)
+    assert stage.engine is not None
+    s = stage.engine.settings
+    assert (s.flap_threshold, s.retention_s, s.raw_resolution_s) == (3, 300.0, 30.0)
+    assert (s.flap_window_s, s.forget_after_s) == (3600.0, 604800.0)
+    again = config(tmp_path)
+    again.config.rules = RulesSettings(flap_window="2h", forget_after="1d")
+    with structlog.testing.capture_logs() as logs:
+        await stage.apply(again)
+    s = stage.engine.settings
+    assert (s.flap_window_s, s.forget_after_s, s.flap_threshold) == (7200.0, 86400.0, 6)
+    assert [e["event"] for e in logs] == ["rules_settings_reloaded"]
     await stage.aclose()
 
 
