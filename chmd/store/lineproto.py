@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any
 
 from chmd.model import Sample
 
@@ -177,8 +179,79 @@ def _prefix(key: str) -> str:
     return prefix
 
 
+# Fast path: samples of one collector table share their field keys and value types, so each
+# key tuple gets a layout: a %-template (`ifMtu=%di,in_rate=%r,…`) filled in one C call, and
+# getters for its int and float values. Only layouts of plain ints and floats with non-empty
+# keys have a template; a sample whose values might be unstorable (an int outside int64, a
+# NaN or ±inf) takes the per-field path, which counts them.
+_LAYOUT_LIMIT = 4096
+_FORMATS = {int: "%di", float: "%r"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    types: tuple[type, ...]
+    template: str | None
+    ints: Callable[[tuple[Any, ...]], tuple[int, ...]] | None
+    floats: Callable[[tuple[Any, ...]], tuple[float, ...]] | None
+
+
+_layouts: dict[tuple[str, ...], _Layout] = {}
+
+
+def _getter(positions: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]] | None:
+    if not positions:
+        return None
+    if len(positions) == 1:  # itemgetter of one index returns the item, not a 1-tuple
+        positions = positions * 2
+    return itemgetter(*positions)
+
+
+def _layout(keys: tuple[str, ...], types: tuple[type, ...]) -> _Layout:
+    parts = []
+    template: str | None = None
+    for key, kind in zip(keys, types, strict=True):
+        escaped = escape_field_key(key)
+        spec = _FORMATS.get(kind)
+        if not escaped or spec is None:
+            break
+        parts.append(escaped.replace("%", "%%") + "=" + spec)
+    else:
+        template = ",".join(parts)
+    layout = _Layout(
+        types,
+        template,
+        _getter([i for i, kind in enumerate(types) if kind is int]),
+        _getter([i for i, kind in enumerate(types) if kind is float]),
+    )
+    if len(_layouts) >= _LAYOUT_LIMIT:
+        _layouts.clear()
+    _layouts[keys] = layout
+    return layout
+
+
 def field_set(sample: Sample, skipped: SkipCounts) -> str:
     """`key=value,…`; fields InfluxDB cannot store are counted in `skipped` and left out."""
+    fields = sample.fields
+    values = tuple(fields.values())
+    types = tuple(map(type, values))
+    keys = tuple(fields)
+    layout = _layouts.get(keys)
+    if layout is None or layout.types != types:
+        layout = _layout(keys, types)
+    template = layout.template
+    if template is not None:
+        ints = layout.ints(values) if layout.ints else None
+        floats = sum(layout.floats(values)) if layout.floats else 0.0
+        if (ints is None or (min(ints) >= INT64_MIN and max(ints) <= INT64_MAX)) and (
+            floats - floats == 0.0  # not NaN, ±inf (or a sum that overflowed: per field)
+        ):
+            return template % values
+    return field_set_per_field(sample, skipped)
+
+
+def field_set_per_field(sample: Sample, skipped: SkipCounts) -> str:
+    """`field_set` one field at a time: any types, unstorable values counted and left out."""
     out: list[str] = []
     append = out.append
     prefixes = _field_prefix

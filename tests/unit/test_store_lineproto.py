@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 
-from chmd.model import Sample
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chmd.model import FieldValue, Sample
 from chmd.store import lineproto as lp
 
 
@@ -55,3 +58,51 @@ def test_split_lines_keeps_newlines_inside_strings() -> None:
     """split_lines cuts a batch like InfluxDB does: not at a newline inside a string value."""
     body = b'm,t=a s="x\ny" 1\nm v=1i 2\nm,t=q\\"r s="a\n" 3'
     assert lp.split_lines(body) == [b'm,t=a s="x\ny" 1', b"m v=1i 2", b'm,t=q\\"r s="a\n" 3']
+
+
+_field_values = st.one_of(
+    st.integers(min_value=-(2**64), max_value=2**64),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1e16, 1e-5, 2.0**63, -(2.0**63), 1.7e308]),
+    st.booleans(),
+    st.text(max_size=5),
+)
+
+
+@given(
+    st.lists(
+        st.tuples(st.text(alphabet='ab%= ,"\\\n\t', max_size=4), _field_values),
+        max_size=8,
+    ),
+    st.integers(min_value=1, max_value=3),
+)
+def test_field_set_fast_path_equals_per_field(
+    items: list[tuple[str, FieldValue]], repeat: int
+) -> None:
+    """The cached-template path writes and counts exactly what the per-field path does."""
+    fields = dict(items)
+    sample = Sample("m", {}, fields, 1)
+    want_skipped = lp.SkipCounts()
+    want = lp.field_set_per_field(sample, want_skipped)
+    for _ in range(repeat):  # first call builds the layout, later ones reuse it
+        skipped = lp.SkipCounts()
+        assert lp.field_set(sample, skipped) == want
+        assert skipped == want_skipped
+
+
+def test_field_set_layout_follows_value_types() -> None:
+    """The same keys with other value types (int → float, in range → beyond int64) are
+    written by their own types, never by a template built for earlier ones."""
+    for fields in ({"a": 1, "b": 2.5}, {"a": 1.0, "b": 2}, {"a": 2**63, "b": 2.5}, {"a": 1}):
+        sample = Sample("m", {}, fields, 1)
+        assert lp.field_set(sample, lp.SkipCounts()) == lp.field_set_per_field(
+            sample, lp.SkipCounts()
+        )
+    for bad in (math.nan, math.inf, -math.inf):
+        skipped = lp.SkipCounts()
+        assert lp.field_set(Sample("m", {}, {"a": 3, "b": bad}, 1), skipped) == "a=3i"
+        assert skipped.fields == {"nan": 1}
+    for big in (2**63, -(2**63) - 1):
+        skipped = lp.SkipCounts()
+        assert lp.field_set(Sample("m", {}, {"a": big, "b": 0.5}, 1), skipped) == "b=0.5"
+        assert skipped.fields == {"int_range": 1}
