@@ -32,7 +32,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError
 
-from chmd.configtypes import Duration, StrictModel
+from chmd.configtypes import Duration, StrictModel, format_duration
 from chmd.errors import ConfigError
 from chmd.model import Alert, AlertState, FieldValue, Sample
 from chmd.rules.engine import EngineSettings, RuleEngine
@@ -187,12 +187,12 @@ def _compare(check: AlertCheck, engine: RuleEngine) -> list[str]:
         match = next((a for a in unmatched if _matches(expected, a)), None)
         if match is None:
             failures.append(
-                f"at {_fmt(check.at)}: {check.rule}: expected {_show_expected(expected)}"
+                f"at {format_duration(check.at)}: {check.rule}: expected {_show_expected(expected)}"
             )
         else:
             unmatched.remove(match)
     for alert in unmatched:
-        failures.append(f"at {_fmt(check.at)}: {check.rule}: unexpected {_show(alert)}")
+        failures.append(f"at {format_duration(check.at)}: {check.rule}: unexpected {_show(alert)}")
     return failures
 
 
@@ -214,12 +214,6 @@ def _matches(expected: ExpectedAlert, alert: Alert) -> bool:
     ):
         return False
     return all(alert.annotations.get(k) == v for k, v in expected.annotations.items())
-
-
-def _fmt(seconds: float) -> str:
-    from chmd.configtypes import format_duration
-
-    return format_duration(seconds)
 
 
 def _show_expected(expected: ExpectedAlert) -> str:

@@ -18,18 +18,14 @@ def run(*args: str) -> Any:
     return CliRunner().invoke(main, ["poll", *args], catch_exceptions=False)
 
 
+def adhoc(snmpsim: Any, community: str, *args: str) -> Any:
+    """`chmd poll --host/--port` of the shared snmpsim with `community` (a recording)."""
+    return run("--host", snmpsim.host, "--port", str(snmpsim.port), "--community", community, *args)
+
+
 def test_adhoc_lp_is_line_protocol_with_the_recorded_values(snmpsim: Any) -> None:
     """--format lp prints interface lines tagged with the recorded ifName and values."""
-    result = run(
-        "--host",
-        snmpsim.host,
-        "--port",
-        str(snmpsim.port),
-        "--community",
-        "ios_c3560",
-        "--name",
-        "sw3560",
-    )
+    result = adhoc(snmpsim, "ios_c3560", "--name", "sw3560")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith("system,agent_host=127.0.0.1,device=sw3560 sysDescr=")
@@ -43,19 +39,7 @@ def test_adhoc_lp_is_line_protocol_with_the_recorded_values(snmpsim: Any) -> Non
 
 def test_json_format_and_rates(snmpsim: Any) -> None:
     """--format json --rates prints samples of the second poll, carrying rate fields."""
-    result = run(
-        "--host",
-        snmpsim.host,
-        "--port",
-        str(snmpsim.port),
-        "--community",
-        "iosxe_c9300-live",
-        "--format",
-        "json",
-        "--rates",
-        "--wait",
-        "2",
-    )
+    result = adhoc(snmpsim, "iosxe_c9300-live", "--format", "json", "--rates", "--wait", "2")
     assert result.exit_code == 0, result.output
     samples = json.loads(result.stdout)
     rates = [
@@ -66,18 +50,7 @@ def test_json_format_and_rates(snmpsim: Any) -> None:
 
 def test_dead_target_exits_1_with_the_step_and_reason(snmpsim: Any) -> None:
     """A wrong community: nothing printed on stdout, exit 1, `get system: timeout` on stderr."""
-    result = run(
-        "--host",
-        snmpsim.host,
-        "--port",
-        str(snmpsim.port),
-        "--community",
-        "no-such-recording",
-        "--timeout",
-        "0.3",
-        "--retries",
-        "0",
-    )
+    result = adhoc(snmpsim, "no-such-recording", "--timeout", "0.3", "--retries", "0")
     assert result.exit_code == 1
     assert "get system: timeout" in result.stderr
     assert "no-such-recording" not in result.stderr

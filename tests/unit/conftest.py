@@ -1,8 +1,13 @@
-"""Unit-test options: `--update-golden` rewrites golden files (tests/unit/golden/) from the code."""
+"""Unit-test options and shared fixtures: `--update-golden` rewrites golden files
+(tests/unit/golden/) from the code; `restore_logging` undoes `chmd.log.configure`."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+
 import pytest
+import structlog
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -18,3 +23,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def update_golden(request: pytest.FixtureRequest) -> bool:
     """True when the run was asked to rewrite golden files."""
     return bool(request.config.getoption("--update-golden", default=False))
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """After the test: structlog's defaults back, and the handlers chmd.log added removed."""
+    yield
+    structlog.reset_defaults()
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_chmd", False):
+            root.removeHandler(handler)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Iterator
 
 import pytest
 import structlog
@@ -19,14 +17,7 @@ class Tty(io.StringIO):
         return True
 
 
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    yield
-    structlog.reset_defaults()
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_chmd", False):
-            root.removeHandler(handler)
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def test_auto_is_json_when_not_a_tty() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -74,16 +73,6 @@ def secret_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CHMD_TEST_AUTH", SECRETS["auth"])
     monkeypatch.chdir(tmp_path)
     return Path("chmd.yaml")
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    yield
-    structlog.reset_defaults()
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_chmd", False):
-            root.removeHandler(handler)
 
 
 def assert_no_secret(text: str) -> None:
