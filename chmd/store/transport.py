@@ -18,6 +18,18 @@ import aiohttp
 from chmd.errors import StoreError
 from chmd.store.settings import StorageSettings
 
+try:  # ISA-L's gzip: ~3.5x less CPU than zlib at level 1 for about the same size
+    from isal.igzip import compress as _isal_compress
+except ImportError:  # pragma: no cover (no isal wheel for this platform: stdlib zlib)
+    _isal_compress = None  # type: ignore[assignment]
+
+
+def gzip_body(body: bytes) -> bytes:
+    """A write request body gzipped at level 1 (ISA-L when installed, else zlib)."""
+    if _isal_compress is not None:
+        return _isal_compress(body, compresslevel=1)
+    return gzip.compress(body, compresslevel=1)
+
 
 class WriteError(StoreError):
     def __init__(
@@ -129,7 +141,7 @@ class V1Transport:
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         data = body
         if self.settings.gzip:
-            data = gzip.compress(body, compresslevel=1)
+            data = gzip_body(body)
             headers["Content-Encoding"] = "gzip"
         try:
             async with session.post("write", params=params, data=data, headers=headers) as r:

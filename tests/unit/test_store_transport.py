@@ -46,3 +46,18 @@ def test_retry_after_is_honoured() -> None:
 def test_operator_errors_wait_retry_max() -> None:
     """auth/not_found are re-checked every retry_max, not hammered."""
     assert backoff_s(1, WriteError("x", kind="auth"), initial=1, maximum=30, jitter=1.0) == 30
+
+
+def test_gzip_body_is_standard_gzip() -> None:
+    """Write bodies are gzip that the standard library (like InfluxDB's Go reader) inflates
+    back to the same bytes, and smaller."""
+    import gzip
+
+    from chmd.store.transport import gzip_body
+
+    body = b"\n".join(
+        b"interface,device=sw%d ifMtu=1500i,rate=%d.25 %d" % (i, i, i) for i in range(5000)
+    )
+    packed = gzip_body(body)
+    assert gzip.decompress(packed) == body
+    assert len(packed) < len(body) / 3
