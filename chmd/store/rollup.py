@@ -24,8 +24,10 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import reduce
+from operator import add, itemgetter
 from typing import Any
 
 from chmd.model import Sample
@@ -46,6 +48,79 @@ class _Window:
     aggs: dict[str, Agg] = field(default_factory=dict)
     kinds: dict[str, int] = field(default_factory=dict)
     last_ns: int = -1
+    # Samples of one field layout not yet folded into `aggs`: one tuple of the rolled-up
+    # values per sample, in arrival order (appending is cheaper than updating every agg).
+    plan: _Plan | None = None
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    last_row: int = -1  # the latest row that was the window's newest sample when it came
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The fields of one (measurement, field keys) layout that are rolled up."""
+
+    names: tuple[str, ...]
+    kinds: tuple[int, ...]
+    pick: Callable[[tuple[Any, ...]], tuple[Any, ...]]  # all values → these fields' values
+
+
+def _picker(positions: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    if len(positions) == 1:  # itemgetter of one index returns the item, not a 1-tuple
+        (only,) = positions
+        return lambda values: (values[only],)
+    return itemgetter(*positions) if positions else (lambda values: ())
+
+
+_PLAN_LIMIT = 4096
+_NUMERIC = frozenset((int, float))
+
+
+def _fold(window: _Window) -> None:
+    """Fold the window's buffered rows into its aggregates, exactly as if each row had been
+    added on arrival: the same additions in the same order (`reduce`, not `sum`, which
+    compensates since Python 3.12), and min/max/last keep the same one of equal values."""
+    rows, plan, last_row = window.rows, window.plan, window.last_row
+    window.rows = []
+    window.last_row = -1
+    if plan is None or not rows:
+        return
+    aggs, kinds = window.aggs, window.kinds
+    count = float(len(rows))
+    for i, column in enumerate(zip(*rows, strict=True)):
+        name = plan.names[i]
+        agg = aggs.get(name)
+        if agg is None:
+            first = column[0]
+            aggs[name] = [
+                count,
+                reduce(add, column[1:], first),
+                min(column),
+                max(column),
+                column[last_row] if last_row >= 0 else first,
+            ]
+            kinds[name] = plan.kinds[i]
+            continue
+        agg[0] += count
+        agg[1] = reduce(add, column, agg[1])
+        low, high = min(column), max(column)
+        if low < agg[2]:
+            agg[2] = low
+        if high > agg[3]:
+            agg[3] = high
+        if last_row >= 0:
+            agg[4] = column[last_row]
+
+
+_OUT_NAMES: dict[str, tuple[str, str, str, str]] = {}
+
+
+def _out_names(name: str) -> tuple[str, str, str, str]:
+    """The rollup field names of a field: mean, max, min, last (cached)."""
+    names = (f"{name}_mean", f"{name}_max", f"{name}_min", f"{name}_last")
+    if len(_OUT_NAMES) >= _PLAN_LIMIT:
+        _OUT_NAMES.clear()
+    _OUT_NAMES[name] = names
+    return names
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +150,8 @@ class Rollups:
         self._exclude = tuple(exclude_fields)
         self._measurements = tuple(measurements)
         self._kinds: dict[str, Any] = {}  # measurement → {field: kind}, None: not rolled up
+        self._plans: dict[tuple[str, tuple[str, ...]], _Plan | None] = {}
+        self.buffer_rows = True  # False: every sample updates the aggregates at once (tests)
         self._open: dict[tuple[str, str], _Window] = {}
         self._closed_upto: dict[tuple[str, str], int] = {}  # last closed window start
         self._by_start: dict[tuple[str, int], set[str]] = {}  # (tier, start) → open series
@@ -103,14 +180,38 @@ class Rollups:
         kinds[name] = found
         return found
 
+    def _plan(self, measurement: str, keys: tuple[str, ...]) -> _Plan | None:
+        """The rolled-up fields of a field layout (None: the measurement is not rolled up)."""
+        kinds = self._kinds_of(measurement)
+        plan = None
+        if kinds is not None:
+            positions = []
+            for i, name in enumerate(keys):
+                kind = kinds.get(name)
+                if kind is None:
+                    kind = self._field_kind(kinds, name)
+                if kind:
+                    positions.append(i)
+            plan = _Plan(
+                tuple(keys[i] for i in positions),
+                tuple(kinds[keys[i]] for i in positions),
+                _picker(positions),
+            )
+        if len(self._plans) >= _PLAN_LIMIT:
+            self._plans.clear()
+        self._plans[(measurement, keys)] = plan
+        return plan
+
     def observe(self, sample: Sample, series: str) -> list[Closed]:
         """Add one raw sample (`series` = its line-protocol series key); returns closed windows."""
         if not self._names:
             return []
-        kinds = self._kinds.get(sample.measurement, MISSING)
-        if kinds is MISSING:
-            kinds = self._kinds_of(sample.measurement)
-        if kinds is None:
+        fields = sample.fields
+        layout = (sample.measurement, tuple(fields))
+        plan = self._plans.get(layout, MISSING)
+        if plan is MISSING:
+            plan = self._plan(*layout)
+        if plan is None:
             return []
         out: list[Closed] = []
         window = self._window(0, series, sample.time_ns, sample, out)
@@ -120,17 +221,31 @@ class Rollups:
         is_last = t >= window.last_ns
         if is_last:
             window.last_ns = t
+        if not plan.names:
+            return out
+        values = plan.pick(tuple(fields.values()))
+        # The common case: every rolled-up value a plain int or float, all finite (a sum that
+        # overflows takes the per-field path too). Such a sample is one row to fold later.
+        if (
+            self.buffer_rows
+            and _NUMERIC.issuperset(map(type, values))
+            and (total := sum(values)) - total == 0
+        ):
+            if window.plan is not plan:
+                if window.rows:
+                    _fold(window)
+                window.plan = plan
+            if is_last:
+                window.last_row = len(window.rows)
+            window.rows.append(values)
+            return out
+        if window.rows:
+            _fold(window)
         aggs = window.aggs
-        for name, value in sample.fields.items():
-            kind = kinds.get(name)
-            if kind is None:
-                kind = self._field_kind(kinds, name)
-            if not kind:
-                continue
-            kind_of = type(value)
+        for name, kind, number in zip(plan.names, plan.kinds, values, strict=True):
+            kind_of = type(number)
             if kind_of is not float and kind_of is not int:  # bool, str
                 continue
-            number: float = value  # type: ignore[assignment]  # int or float, checked above
             if number - number != 0:  # NaN, ±inf
                 continue
             agg = aggs.get(name)
@@ -208,13 +323,19 @@ class Rollups:
         tier = self._names[level]
         self._drop_open((tier, series), window)
         self._closed_upto[(tier, series)] = window.start_ns
+        if window.rows:
+            _fold(window)
         fields: dict[str, float] = {}
+        kinds = window.kinds
         for name, (count, total, low, high, last) in window.aggs.items():
-            fields[f"{name}_mean"] = total / count
-            fields[f"{name}_max"] = high
-            if window.kinds[name] == GAUGE:
-                fields[f"{name}_min"] = low
-                fields[f"{name}_last"] = last
+            names = _OUT_NAMES.get(name)
+            if names is None:
+                names = _out_names(name)
+            fields[names[0]] = total / count
+            fields[names[1]] = high
+            if kinds[name] == GAUGE:
+                fields[names[2]] = low
+                fields[names[3]] = last
         if fields:  # a window of fields that are never rolled up writes nothing
             sample = Sample(window.measurement, window.tags, fields, window.start_ns)
             out.append(Closed(tier, series, sample))
@@ -251,6 +372,9 @@ class Rollups:
 
     # --- persistence -----------------------------------------------------------------------
     def to_json(self) -> str:
+        for window in self._open.values():
+            if window.rows:
+                _fold(window)
         windows = [
             {
                 "tier": tier,

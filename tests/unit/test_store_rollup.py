@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from chmd.model import Sample
-from chmd.store.rollup import Rollups
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chmd.model import FieldValue, Sample
+from chmd.store.rollup import Closed, Rollups
 
 MIN = 60 * 10**9
 
@@ -31,7 +36,12 @@ def test_window_closes_when_next_window_starts() -> None:
 def test_rates_counters_and_flags() -> None:
     """`*_rate` fields get mean/max only; excluded counters, strings and booleans are skipped."""
     r = Rollups({"1m": 60}, exclude_fields=["*Octets"])
-    fields = {"ifHCInOctets": 10**12, "ifHCInOctets_rate": 100.0, "up": True, "alias": "a"}
+    fields: dict[str, FieldValue] = {
+        "ifHCInOctets": 10**12,
+        "ifHCInOctets_rate": 100.0,
+        "up": True,
+        "alias": "a",
+    }
     r.observe(Sample("interface", {"ifName": "Gi1"}, fields, 0), "k")
     r.observe(Sample("interface", {"ifName": "Gi1"}, {"ifHCInOctets_rate": 300.0}, 10**9), "k")
     closed = r.close_due(2 * MIN)
@@ -110,3 +120,86 @@ def test_mark_closed_drops_stale_open_copy() -> None:
     assert r.open_windows() == 0
     assert r.observe(s(1, 3.0), "k") == []
     assert r.late == 1
+
+
+_numbers = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0, 1, 1.0, -0.0, 0.0, 1e308]),
+)
+_odd = st.one_of(
+    st.sampled_from([math.nan, math.inf, -math.inf]), st.booleans(), st.text(max_size=2)
+)
+_values = st.one_of(_numbers, _numbers, _numbers, _numbers, _numbers, _odd)
+_layout = st.fixed_dictionaries({"x": _values, "y_rate": _values, "skipOctets": _values})
+_any_layout = st.dictionaries(st.sampled_from(["x", "y_rate", "skipOctets"]), _values, max_size=3)
+_events = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b"]),  # series
+        st.integers(min_value=-40, max_value=120),  # seconds on: mostly forward, some late
+        st.one_of(_layout, _layout, _layout, _layout, _any_layout),  # mostly one layout
+        st.sampled_from(["observe", "observe", "observe", "close_due", "to_json"]),
+    ),
+    max_size=60,
+)
+
+
+def _exact(closed: list[Closed]) -> list[tuple[object, ...]]:
+    return [
+        (
+            c.tier,
+            c.series,
+            c.sample.time_ns,
+            [(k, type(v), repr(v)) for k, v in c.sample.fields.items()],
+        )
+        for c in closed
+    ]
+
+
+@settings(max_examples=400)
+@given(_events)
+def test_buffered_rows_equal_per_sample_updates(
+    events: list[tuple[str, int, dict[str, FieldValue], str]],
+) -> None:
+    """Buffering rows and folding them later gives exactly (types and bits) the windows that
+    updating every aggregate per sample gives, whatever the order, layouts and values."""
+    results = []
+    for buffer_rows in (True, False):
+        r = Rollups({"5m": 300, "1h": 3600}, exclude_fields=["*Octets"])
+        r.buffer_rows = buffer_rows
+        closed: list[Closed] = []
+        snapshots = []
+        now = 0
+        for series, step, fields, action in events:
+            now = max(0, now + step)
+            t = now * 10**9
+            if action == "observe":
+                closed += r.observe(Sample("m", {"s": series}, fields, t), series)
+            elif action == "close_due":
+                closed += r.close_due(t, grace_s=30)
+            else:
+                snapshots.append(r.to_json())
+        closed += r.close_due(10**6 * MIN)
+        results.append((_exact(closed), snapshots, r.late))
+    assert results[0] == results[1]
+
+
+def test_buffered_rows_fold_into_saved_aggregates_in_order() -> None:
+    """Rows buffered after a snapshot add to the aggregates already folded, and a sample older
+    than the window's newest one (out of order) does not become `last`, as per sample."""
+    for buffer_rows in (True, False):
+        r = Rollups({"5m": 300})
+        r.buffer_rows = buffer_rows
+        for second, x in [(0, 1.0), (10, 2.0)]:
+            r.observe(Sample("m", {}, {"x": x}, second * 10**9), "k")
+        r.to_json()  # folds the rows
+        for second, x in [(30, 8.0), (20, 3.0), (25, 0.5)]:
+            r.observe(Sample("m", {}, {"x": x}, second * 10**9), "k")
+        (closed,) = r.close_due(10 * MIN)
+        assert closed.sample.fields == {"x_mean": 2.9, "x_max": 8.0, "x_min": 0.5, "x_last": 8.0}
+        r = Rollups({"5m": 300})
+        r.buffer_rows = buffer_rows
+        for second, x in [(0, 1.0), (40, 2.0), (20, 3.0), (30, 4.0)]:
+            r.observe(Sample("m", {}, {"x": x}, second * 10**9), "k")
+        (closed,) = r.close_due(10 * MIN)
+        assert closed.sample.fields["x_last"] == 2.0
