@@ -3,38 +3,65 @@
 Lifecycle:
 
     run(stop)        load the config (ConfigError if invalid: nothing starts), `apply` it,
-                     log a one-line summary, then serve until `stop` is set; finally close
-                     every stage within SHUTDOWN_TIMEOUT_S.
+                     log a one-line summary, tell systemd READY=1, then serve until `stop`
+                     is set; finally close every stage (STOPPING=1), bounded in time.
     request_reload() ask for a reload; requests arriving before or while one runs are
                      coalesced into one. A reload re-reads and re-validates every file; on
-                     any problem the problems are logged and the running config is kept.
+                     any problem the problems are logged and the running config is kept
+                     (RELOADING=1 … READY=1 around it either way).
     apply(config)    hand a validated config to every stage together with the device diff
                      against the previous one (added / removed / changed / unchanged), so a
                      stage starts, stops or restarts per-device work only where needed.
 
 The daemon owns no signals and no argv: `chmd.cli.run` maps SIGTERM/SIGINT to `stop`
-and SIGHUP to `request_reload`. Stages (collection, storage, rules, alerts) are wired in
-`_build_stages`; this skeleton has none yet, so it validates and reloads configuration
-but does not poll — the summary line says so (`polling=False`).
+and SIGHUP to `request_reload`. With `pipeline=True` (what `chmd run` uses) the one stage
+is `Pipeline`, the whole of chmd in one process:
+
+    Scheduler → collectors ─(bounded queue)→ router ─→ Writer (InfluxDB, spool)
+                                                   └→ RuleEngine.observe
+    rules tick → RuleEngine.evaluate ─(bounded queue)→ AlertPipeline → Dispatcher (Apprise)
+    HttpServer (/metrics, /-/healthy, /-/ready, ack links) · WatchdogFeeder (systemd)
+
+Without it (unit tests) the daemon only validates, applies and reloads configuration for
+the stages it is given.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import structlog
+from aiohttp import web
 
 from chmd import log as chmd_log
+from chmd.alerts.ack_http import Handler
+from chmd.alerts.matchers import device_labels
+from chmd.alerts.pipeline import AlertPipeline
+from chmd.collect import COLLECTORS, Collector
+from chmd.collect.scheduler import Scheduler, collectors_for
+from chmd.collect.snmp import SnmpCollector
+from chmd.collect.ssh import ssh_collector
 from chmd.config import LoadedConfig, load_config
 from chmd.errors import ConfigError
+from chmd.http import HttpServer
 from chmd.inventory.schema import Device
+from chmd.metrics import Metrics, poll_sample
+from chmd.model import Alert, AlertState, PollResult
+from chmd.rules.engine import EngineSettings, RuleEngine
+from chmd.rules.load import RuleSet
+from chmd.rules.persist import StateError, load_state, save_state
+from chmd.rules.samples import alert_samples
+from chmd.store.writer import Writer
+from chmd.systemd import Notifier, WatchdogFeeder, status_line
 
-SHUTDOWN_TIMEOUT_S = 4.0  # the CLI promises exit within 5 s of SIGTERM
+SHUTDOWN_TIMEOUT_S = 4.0  # stages given to the Daemon by tests; Pipeline bounds its own steps
 
 logger = structlog.get_logger("chmd.daemon")
 
@@ -88,6 +115,8 @@ class Daemon:
         config: LoadedConfig | None = None,
         loader: Loader = load_config,
         stages: Sequence[Stage] = (),
+        pipeline: bool = False,
+        notifier: Notifier | None = None,
     ) -> None:
         self.config_path = config_path
         self._config = config  # already loaded by the caller (the CLI checks before starting)
@@ -98,6 +127,9 @@ class Daemon:
         self.reload_attempts = 0  # reloads tried, for tests and metrics
         self.last_reload_ok: bool | None = None  # None until the first reload
         self._reload_finished_cond = asyncio.Condition()
+        self.notifier = notifier or Notifier()
+        self._want_pipeline = pipeline
+        self.pipeline: Pipeline | None = None
 
     @property
     def config(self) -> LoadedConfig | None:
@@ -118,6 +150,8 @@ class Daemon:
         try:
             await self.apply(config)
             self._log_started(config)
+            self._config_loaded(ok=True)
+            self.notifier.ready(self.status())
             self.ready.set()
             reloader = asyncio.create_task(self._reload_loop(), name="chmd-reload")
             try:
@@ -140,10 +174,24 @@ class Daemon:
             chmd_log.configure(config.config.log.level, config.config.log.format)
         self._config = config
 
+    def status(self, note: str = "") -> str:
+        """The STATUS= line for systemd: devices polled and alerts firing."""
+        if self.pipeline is not None:
+            return self.pipeline.status(note)
+        config = self._config
+        devices = sum(1 for d in config.devices if d.enabled) if config else 0
+        return status_line(devices, 0, note)
+
     def _build_stages(self, config: LoadedConfig) -> list[Stage]:
-        """The stages for this config. None yet: collection, storage, rules and alerts are
-        added here as they are built (each a `Stage`)."""
-        return []
+        """The production pipeline when asked for (`chmd run`); otherwise none."""
+        if not self._want_pipeline:
+            return []
+        self.pipeline = Pipeline(notifier=self.notifier)
+        return [self.pipeline]
+
+    def _config_loaded(self, ok: bool) -> None:
+        if self.pipeline is not None:
+            self.pipeline.metrics.daemon.config_loaded(ok, time.time())
 
     def _log_started(self, config: LoadedConfig) -> None:
         for warning in config.warnings:
@@ -163,6 +211,7 @@ class Daemon:
         while True:
             await self._reload_wanted.wait()
             self._reload_wanted.clear()  # requests from now on mean one more reload
+            self.notifier.reloading(self.status("reloading configuration"))
             try:
                 await self._reload()
             except Exception:  # a reload bug must not end reloading; the old config stays
@@ -185,7 +234,7 @@ class Daemon:
                 problems=problems,
                 kept="previous configuration",
             )
-            await self._reload_finished(ok=False)
+            await self._reload_finished(ok=False, problems=len(problems))
             return
         previous = self._config
         diff = diff_devices(previous.devices if previous else (), config.devices)
@@ -202,9 +251,14 @@ class Daemon:
         )
         await self._reload_finished(ok=True)
 
-    async def _reload_finished(self, ok: bool) -> None:
+    async def _reload_finished(self, ok: bool, problems: int = 0) -> None:
         self.reload_attempts += 1
         self.last_reload_ok = ok
+        self._config_loaded(ok)
+        note = (
+            "" if ok else f"last reload failed ({problems or 'internal'} errors), old config kept"
+        )
+        self.notifier.ready(self.status(note))
         async with self._reload_finished_cond:
             self._reload_finished_cond.notify_all()
 
@@ -214,10 +268,371 @@ class Daemon:
             await self._reload_finished_cond.wait_for(lambda: self.reload_attempts >= count)
 
     async def _shutdown(self) -> None:
-        """Close stages in reverse order, all within SHUTDOWN_TIMEOUT_S."""
-        try:
-            async with asyncio.timeout(SHUTDOWN_TIMEOUT_S):
-                for stage in reversed(self._stages):
+        """Close stages in reverse order. Test stages get SHUTDOWN_TIMEOUT_S in all; the
+        Pipeline bounds each of its own steps, so its flush-or-spool always completes."""
+        self.notifier.stopping("stopping: finishing polls, flushing samples")
+        for stage in reversed(self._stages):
+            if isinstance(stage, Pipeline):
+                await stage.aclose()
+                continue
+            try:
+                async with asyncio.timeout(SHUTDOWN_TIMEOUT_S):
                     await stage.aclose()
-        except TimeoutError:
-            logger.error("shutdown_timeout", timeout_s=SHUTDOWN_TIMEOUT_S)  # noqa: TRY400 (no traceback: the timeout is the news)
+            except TimeoutError:
+                logger.error("shutdown_timeout", timeout_s=SHUTDOWN_TIMEOUT_S)  # noqa: TRY400 (no traceback: the timeout is the news)
+        self.notifier.close()
+
+
+# --- the production pipeline ------------------------------------------------------------------
+
+RESULT_QUEUE_SIZE = 1024  # poll results waiting for the router; full → polls wait (never drop)
+ALERT_QUEUE_SIZE = 16  # rule ticks waiting for the alert pipeline; full → the next tick waits
+RESTART_BACKOFF_S = (1.0, 30.0)  # a crashed task restarts after 1 s, doubling up to 30 s
+STALL_PERIODS = 3.0  # unhealthy when results wait unrouted this many watchdog periods
+STOP_POLLS_S = 1.0  # SIGTERM: time for the cancelled polls to wind down
+DRAIN_S = 1.0  # SIGTERM: time to route the results already collected
+NOTIFY_CLOSE_S = 1.5  # SIGTERM: time to deliver queued notifications
+WITHHELD_REASONS = ("restart", "reset", "discontinuity", "over_speed")  # not "wrap": it has a rate
+
+
+async def supervise(
+    name: str,
+    run: Callable[[], Awaitable[None]],
+    crashed: Callable[[str], None],
+    backoff_s: tuple[float, float] = RESTART_BACKOFF_S,
+) -> None:
+    """Run `run()`; when it raises, log it, count it and run it again after a backoff
+    (1 s doubling to 30 s; back to 1 s after a minute without a crash). Returns when `run`
+    returns; cancellation passes through."""
+    delay = backoff_s[0]
+    while True:
+        started = time.monotonic()
+        try:
+            await run()
+        except Exception:  # the per-task boundary: one loop's bug must not stop the daemon
+            logger.exception("task_crashed", task=name, restart_in_s=delay)
+            crashed(name)
+        else:
+            return
+        if time.monotonic() - started > 60:
+            delay = backoff_s[0]
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, backoff_s[1])
+
+
+def _ruleset(config: LoadedConfig) -> RuleSet:
+    rules = config.rules
+    return rules if isinstance(rules, RuleSet) else RuleSet(())
+
+
+def _rules_tick_s(config: LoadedConfig) -> float:
+    """How often to ask the engine: the shortest group interval (it runs only what is due)."""
+    intervals = [r.interval_s for r in _ruleset(config).rules]
+    return max(0.05, min([config.config.rules.interval, *intervals]))
+
+
+Tick = tuple[list[Alert], list[Alert], datetime]
+T = TypeVar("T")
+
+
+def _need(value: T | None, what: str) -> T:
+    """A part the pipeline builds in its first `apply`; RuntimeError before that."""
+    if value is None:
+        raise RuntimeError(f"pipeline not started: no {what}")
+    return value
+
+
+class Pipeline:
+    """All of chmd's stages in one process, as the Daemon's one `Stage` (module docstring).
+
+    Every long-running loop (scheduler, router, rules, alerts, watchdog) runs supervised
+    inside one TaskGroup: a crash is logged, counted in `chmd_task_restarts_total` and the
+    loop restarted. `apply` starts everything the first time and afterwards applies a
+    reload's difference: the scheduler restarts only added and changed devices (unchanged
+    ones keep their collector state: counter baselines, SNMP sessions), the rule engine
+    keeps the state of unchanged rules, and the alert pipeline is rebuilt only when the
+    `notify:` section changed (its acks, silences and notification log live on disk).
+    `aclose` is the graceful stop; each step is bounded and the writer's flush-or-spool
+    always runs.
+    """
+
+    def __init__(self, metrics: Metrics | None = None, notifier: Notifier | None = None) -> None:
+        self.metrics = metrics or Metrics()
+        self.notifier = notifier or Notifier()
+        self._config: LoadedConfig | None = None
+        self._results: asyncio.Queue[PollResult] = asyncio.Queue(RESULT_QUEUE_SIZE)
+        self._ticks: asyncio.Queue[Tick] = asyncio.Queue(ALERT_QUEUE_SIZE)
+        self._stop_polling = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._rules_wakeup = asyncio.Event()
+        self._main: asyncio.Task[None] | None = None
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._last_routed = time.monotonic()
+        self._withheld_seen: dict[str, dict[str, int]] = {}
+        self.polling = False
+        self.state_dir = Path(".")
+        self.writer: Writer | None = None
+        self.engine: RuleEngine | None = None
+        self.alerts: AlertPipeline | None = None
+        self.http: HttpServer | None = None
+        self.scheduler: Scheduler | None = None
+        self.collectors: dict[str, Collector] = {}
+        self.feeder = WatchdogFeeder(self.notifier, self.healthy)
+
+    # -- Stage ------------------------------------------------------------------------------
+
+    async def apply(self, config: LoadedConfig, diff: DeviceDiff) -> None:
+        if self._config is None:
+            await self._start(config)
+        else:
+            await self._reload(config, diff)
+        self._config = config
+        self.metrics.daemon.devices.set(sum(1 for d in config.devices if d.enabled))
+
+    async def _start(self, config: LoadedConfig) -> None:
+        settings = config.config
+        self.state_dir = Path(settings.state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.writer = Writer(settings.storage, self.metrics.store)
+        await self.writer.start()
+        self.engine = self._engine(config)
+        self.alerts = self._alert_pipeline(config)
+        await self.alerts.start()
+        self.http = HttpServer(
+            self.metrics.registry, settings.metrics.listen, healthy=self.healthy, ready=self.ready
+        )
+        for method, path, handler in self.alerts.http_routes():
+            self.http.add_route(method, path, self._current_ack_handler(method, path, handler))
+        await self.http.start()
+        logger.info("http_listening", url=self.http.url)
+        self._add_collectors(config)
+        self.scheduler = Scheduler(self.collectors, self._results.put, metrics=self.metrics.collect)
+        self.scheduler.update(config.devices)
+        self._main = asyncio.create_task(self._run(config), name="chmd-pipeline")
+        self.polling = True
+        self.metrics.daemon.ready.set(1)
+
+    def _engine(self, config: LoadedConfig) -> RuleEngine:
+        interval = config.config.rules.interval
+        engine = RuleEngine(_ruleset(config), EngineSettings(raw_resolution_s=min(60.0, interval)))
+        try:
+            restored = load_state(engine, self.state_dir)
+        except StateError as exc:
+            logger.error("rule_state_unreadable", error=str(exc), kept="starting empty")  # noqa: TRY400 (the message says it all)
+            restored = False
+        if restored:
+            logger.info("rule_state_restored", active=len(engine.active()))
+        return engine
+
+    def _add_collectors(self, config: LoadedConfig) -> None:
+        """One collector per access kind in use (SNMP always), built once and kept."""
+        wanted = {"snmp"} | {name for d in config.devices for name in collectors_for(d)}
+        for name in sorted(wanted - set(self.collectors)):
+            if name == "ssh":
+                self.collectors[name] = ssh_collector(config, self.metrics.registry)
+            else:
+                self.collectors[name] = COLLECTORS[name](config)
+
+    def _alert_pipeline(self, config: LoadedConfig) -> AlertPipeline:
+        """The alert pipeline with its Apprise dispatcher, on our one NotifyMetrics."""
+        return AlertPipeline.create(
+            config.config.notify,
+            Path(config.config.state_dir),
+            self.metrics.notify,
+            device_labels=device_labels(config.devices),
+            shutdown_timeout_s=NOTIFY_CLOSE_S,
+        )
+
+    def _current_ack_handler(self, method: str, path: str, first: Handler) -> Handler:
+        """Route to the handler of the alert pipeline running now (it may be rebuilt)."""
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            alerts = self.alerts
+            for m, p, handler in alerts.http_routes() if alerts is not None else ():
+                if (m, p) == (method, path):
+                    return await handler(request)
+            return await first(request)
+
+        return handle
+
+    async def _run(self, config: LoadedConfig) -> None:
+        scheduler = _need(self.scheduler, "scheduler")
+        loops: dict[str, Callable[[], Awaitable[None]]] = {
+            "scheduler": lambda: scheduler.run(self._stop_polling),
+            "router": self._route_loop,
+            "rules": self._rules_loop,
+            "alerts": self._alerts_loop,
+        }
+        if self.feeder.interval_s and self.notifier.enabled:
+            loops["watchdog"] = self.feeder.run
+        crashed = self.metrics.daemon.task_restarts.labels
+        async with asyncio.TaskGroup() as group:
+            for name, loop in loops.items():
+                self._tasks[name] = group.create_task(
+                    supervise(name, loop, lambda n: crashed(n).inc()), name=f"chmd-{name}"
+                )
+            await self._stopped.wait()
+            for task in self._tasks.values():
+                task.cancel()
+
+    # -- the loops ----------------------------------------------------------------------------
+
+    async def _route_loop(self) -> None:
+        """Every PollResult → the writer (plus its chmd_poll point) and the rule engine."""
+        writer, engine = _need(self.writer, "writer"), _need(self.engine, "engine")
+        while True:
+            result = await self._results.get()
+            try:
+                writer.submit([*result.samples, poll_sample(result, time.time_ns())])
+                engine.observe(result.samples)
+                self._count_withheld(result)
+            finally:
+                self._last_routed = time.monotonic()
+                self._results.task_done()
+
+    def _count_withheld(self, result: PollResult) -> None:
+        """The SNMP collector's per-device counts of rates it withheld (counter reset,
+        agent restart, discontinuity, above ifSpeed) → chmd_collect_snmp_rates_withheld_total."""
+        collector = self.collectors.get(result.collector)
+        if not isinstance(collector, SnmpCollector):
+            return
+        stats = collector.state(result.device).tracker.stats
+        seen = self._withheld_seen.setdefault(result.device, {})
+        for reason in WITHHELD_REASONS:
+            now, before = stats.get(reason, 0), seen.get(reason, 0)
+            if now > before:
+                self.metrics.collect.withheld(reason, now - before)
+            seen[reason] = now
+
+    async def _rules_loop(self) -> None:
+        """Ask the engine every tick (a reload wakes it at once); hand changes on."""
+        while True:
+            config = _need(self._config, "config")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_rules_tick_s(config)):
+                    await self._rules_wakeup.wait()
+            self._rules_wakeup.clear()
+            await self._ticks.put(self.evaluate(datetime.now(UTC)))
+
+    def evaluate(self, now: datetime) -> Tick:
+        """One rule tick: evaluate, count, write the changes, save the alert state."""
+        engine, writer = _need(self.engine, "engine"), _need(self.writer, "writer")
+        started = time.perf_counter()
+        changed = engine.evaluate(now)
+        active = engine.active()
+        self.metrics.daemon.observe_rule_tick(time.perf_counter() - started)
+        self.metrics.daemon.observe_alerts(active)
+        if changed:
+            writer.submit(alert_samples(changed, now))
+            save_state(engine, self.state_dir, now, windows=False)
+            self.notifier.status(self.status())
+        return changed, active, now
+
+    async def _alerts_loop(self) -> None:
+        while True:
+            changed, active, now = await self._ticks.get()
+            try:
+                alerts = _need(self.alerts, "alert pipeline")
+                await alerts.process(changed, active, now)
+                _need(self.writer, "writer").submit(alerts.drain_samples())
+            finally:
+                self._ticks.task_done()
+
+    # -- health and status --------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        return self.polling
+
+    def healthy(self) -> bool:
+        """Every loop is running and collected results are being routed (not piling up)."""
+        if self._main is None or self._main.done():
+            return False
+        if any(task.done() for task in self._tasks.values()):
+            return False
+        period = self.feeder.interval_s or 30.0
+        waiting = not self._results.empty()
+        return not (waiting and time.monotonic() - self._last_routed > STALL_PERIODS * period)
+
+    def status(self, note: str = "") -> str:
+        config = self._config
+        devices = sum(1 for d in config.devices if d.enabled) if config else 0
+        active = self.engine.active() if self.engine is not None else []
+        firing = sum(1 for a in active if a.state is AlertState.FIRING)
+        return status_line(devices, firing, note)
+
+    # -- reload ---------------------------------------------------------------------------------
+
+    async def _reload(self, config: LoadedConfig, diff: DeviceDiff) -> None:
+        old = _need(self._config, "config")
+        self._add_collectors(config)  # before update(): the scheduler reads this dict
+        _need(self.scheduler, "scheduler").update(config.devices)
+        for name in diff.removed + diff.changed:  # their collector state starts over
+            self._withheld_seen.pop(name, None)
+        changes = _need(self.engine, "engine").replace_rules(_ruleset(config))
+        logger.info(
+            "rules_applied",
+            added=len(changes.added),
+            removed=len(changes.removed),
+            changed=len(changes.changed),
+            unchanged=len(changes.unchanged),
+        )
+        if config.config.notify != old.config.notify:
+            await self._swap_alert_pipeline(config)
+        elif self.alerts is not None and diff.added + diff.removed + diff.changed:
+            self.alerts._device_labels = device_labels(config.devices)  # no public setter yet
+        for section in ("storage", "metrics", "state_dir", "snmp", "ssh"):
+            if getattr(config.config, section) != getattr(old.config, section):
+                logger.warning("restart_needed", section=section, kept="running settings")
+        self._rules_wakeup.set()  # evaluate under the new rules now
+
+    async def _swap_alert_pipeline(self, config: LoadedConfig) -> None:
+        """A new AlertPipeline from the new settings. It reads acks, silences, the last
+        alerts and the notification log back from the state dir, so what was sent is not
+        sent again."""
+        await self._ticks.join()
+        old = self.alerts
+        if old is not None:
+            await old.aclose()
+        self.alerts = self._alert_pipeline(config)
+        await self.alerts.start()
+
+    # -- stop -------------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Graceful stop: polls end, collected results are routed, the alert state is
+        saved, queued notifications get NOTIFY_CLOSE_S, the writer flushes or spools."""
+        self.polling = False
+        self.metrics.daemon.ready.set(0)
+        self._stop_polling.set()
+        scheduler = self._tasks.get("scheduler")
+        if scheduler is not None:
+            await asyncio.wait({scheduler}, timeout=STOP_POLLS_S)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DRAIN_S):
+                await self._results.join()
+        if self.engine is not None:
+            try:
+                save_state(self.engine, self.state_dir, datetime.now(UTC))
+            except (OSError, StateError) as exc:
+                logger.error("rule_state_not_saved", error=str(exc))  # noqa: TRY400 (no traceback needed)
+        self._stopped.set()
+        if self._main is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._main
+        if self.alerts is not None:
+            try:
+                async with asyncio.timeout(NOTIFY_CLOSE_S + 0.5):  # its own bound first
+                    await self.alerts.aclose()
+            except TimeoutError:
+                logger.warning("notifications_abandoned", after_s=NOTIFY_CLOSE_S)
+        if self.writer is not None:
+            if self.alerts is not None:  # audit events of the last deliveries
+                self.writer.submit(self.alerts.drain_samples())
+            await self.writer.aclose()
+        for collector in self.collectors.values():
+            try:
+                await collector.aclose()
+            except Exception:  # closing is best effort; the process ends anyway
+                logger.exception("collector_close_failed")
+        if self.http is not None:
+            await self.http.aclose()

@@ -66,7 +66,7 @@ def run(config: Path) -> None:
     chmd_log.configure(loaded.config.log.level, loaded.config.log.format)
     pid_file = _write_pid_file(loaded)
     try:
-        asyncio.run(serve(Daemon(config, config=loaded)))
+        asyncio.run(serve(Daemon(config, config=loaded, pipeline=True)))
     except Exception:  # the process boundary: log whatever escaped, exit 1
         logger.exception("crashed")
         raise SystemExit(EXIT_FAILURE) from None

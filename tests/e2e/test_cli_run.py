@@ -25,7 +25,10 @@ CHMD = Path(sys.executable).with_name("chmd")
 DEADLINE_S = 20.0
 STOP_DEADLINE_S = 5.0  # the promise: SIGTERM → exit within 5 s
 
-CONFIG = "rules: {files: []}\nstate_dir: state\nlog: {format: json, level: info}\n"
+CONFIG = (
+    "rules: {files: []}\nstate_dir: state\nlog: {format: json, level: info}\n"
+    "metrics: {listen: '127.0.0.1:0'}\n"
+)
 ONE_DEVICE = "devices:\n  sw1:\n    host: 192.0.2.1\n    snmp: {community: file:community}\n"
 TWO_DEVICES = ONE_DEVICE + "  sw2:\n    host: 192.0.2.2\n    snmp: {community: file:community}\n"
 BROKEN = "devices:\n  sw1:\n    host: 192.0.2.1\n    interval: 5 m\n"
@@ -100,9 +103,9 @@ def daemon(config: Path) -> Iterator[Process]:
 
 
 def test_start_logs_summary_and_writes_pid_file(daemon: Process, config: Path) -> None:
-    """The start line counts devices and rule files, says it does not poll; pid file exists."""
+    """The start line counts devices and rule files and says it polls; pid file exists."""
     started = daemon.wait_event(lambda e: e["event"] == "started")
-    assert (started["devices"], started["rule_files"], started["polling"]) == (1, 0, False)
+    assert (started["devices"], started["rule_files"], started["polling"]) == (1, 0, True)
     pid_file = config.parent / "state" / "chmd.pid"
     assert pid_file.read_text(encoding="ascii").strip() == str(daemon.proc.pid)
     daemon.signal(signal.SIGTERM)
