@@ -485,6 +485,7 @@ class Pipeline:
             try:
                 writer.submit([*result.samples, poll_sample(result, time.time_ns())])
                 engine.observe(result.samples)
+                self.metrics.daemon.observe_poll(result)
                 self._count_withheld(result)
             finally:
                 self._last_routed = time.monotonic()
@@ -568,6 +569,8 @@ class Pipeline:
         _need(self.scheduler, "scheduler").update(config.devices)
         for name in diff.removed + diff.changed:  # their collector state starts over
             self._withheld_seen.pop(name, None)
+        for name in diff.removed:
+            self.metrics.daemon.forget_device(name)
         changes = _need(self.engine, "engine").replace_rules(_ruleset(config))
         logger.info(
             "rules_applied",

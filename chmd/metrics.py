@@ -9,6 +9,7 @@ values come from small sets (device names yes; interface names and error text ne
 
 from __future__ import annotations
 
+import contextlib
 import platform
 from collections import Counter as Tally
 from collections.abc import Iterable
@@ -111,6 +112,12 @@ class DaemonMetrics:
             ["task"],
             registry=registry,
         )
+        self.poll_seconds = Gauge(
+            "chmd_device_last_poll_duration_seconds",
+            "Duration of the device's last poll, by collector.",
+            ["collector", "device"],
+            registry=registry,
+        )
         self.ready = Gauge(
             "chmd_ready", "1 once polling runs (what /-/ready reports).", registry=registry
         )
@@ -129,6 +136,15 @@ class DaemonMetrics:
         """Set the alerts gauge from the rule engine's active alerts."""
         for (state, severity), count in count_alerts(active).items():
             self.alerts.labels(state, severity).set(count)
+
+    def observe_poll(self, result: PollResult) -> None:
+        self.poll_seconds.labels(result.collector, result.device).set(result.duration_s)
+
+    def forget_device(self, device: str, collectors: Iterable[str] = ("snmp", "ssh")) -> None:
+        """Drop a removed device's series so it does not linger at its last value."""
+        for collector in collectors:
+            with contextlib.suppress(KeyError):
+                self.poll_seconds.remove(collector, device)
 
     def observe_rule_tick(self, duration_s: float) -> None:
         self.rule_evals.inc()

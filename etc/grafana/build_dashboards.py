@@ -712,6 +712,12 @@ def self_health() -> dict[str, Any]:
             "s",
         ),
         ts(
+            "Last poll duration (top 10 devices)",
+            f"topk(10, chmd_device_last_poll_duration_seconds{job})",
+            "{{device}} {{collector}}",
+            "s",
+        ),
+        ts(
             "Scheduler overruns",
             f"sum by (device) (increase(chmd_collect_overruns_total{job}[$__rate_interval]))",
             "{{device}}",

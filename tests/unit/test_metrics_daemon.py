@@ -126,3 +126,14 @@ def test_poll_sample_of_answered_poll() -> None:
     error = CollectError("sw1", "walk cpu", "no_such_object", "sw1: no cpu table")
     sample = poll_sample(PollResult("sw1", "snmp", (data,), 0.1, (error,), varbinds=4), 1)
     assert (sample.fields["up"], sample.fields["samples"], sample.fields["varbinds"]) == (1, 1, 4)
+
+
+def test_last_poll_duration_per_device_and_forget() -> None:
+    """Each device's last poll duration is a gauge; a removed device's series is dropped."""
+    registry = CollectorRegistry()
+    metrics = DaemonMetrics(registry)
+    metrics.observe_poll(PollResult("sw1", "snmp", (), 1.25))
+    labels = {"collector": "snmp", "device": "sw1"}
+    assert registry.get_sample_value("chmd_device_last_poll_duration_seconds", labels) == 1.25
+    metrics.forget_device("sw1")
+    assert registry.get_sample_value("chmd_device_last_poll_duration_seconds", labels) is None
