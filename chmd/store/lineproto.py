@@ -142,14 +142,15 @@ class SkipCounts:
 
 
 _SERIES_CACHE_LIMIT = 262144
-_series_cache: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+_series_cache: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
 _field_prefix: dict[str, str] = {}
 
 
 def series_key(sample: Sample) -> str:
     """`measurement,tag=value,…` with tags sorted by key (InfluxDB's own order); "" when the
     measurement is empty or would read as a comment (`#…`). Cached per series."""
-    cache_key = (sample.measurement, tuple(sample.tags.items()))
+    tags = sample.tags
+    cache_key = (sample.measurement, tuple(tags), tuple(tags.values()))  # no pair tuples
     key = _series_cache.get(cache_key)
     if key is None:
         key = _series_key(sample)
