@@ -332,10 +332,10 @@ class Rollups:
             if names is None:
                 names = _out_names(name)
             fields[names[0]] = total / count
-            fields[names[1]] = high
+            fields[names[1]] = float(high)  # always floats: an int gauge's max too
             if kinds[name] == GAUGE:
-                fields[names[2]] = low
-                fields[names[3]] = last
+                fields[names[2]] = float(low)
+                fields[names[3]] = float(last)
         if fields:  # a window of fields that are never rolled up writes nothing
             sample = Sample(window.measurement, window.tags, fields, window.start_ns)
             out.append(Closed(tier, series, sample))

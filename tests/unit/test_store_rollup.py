@@ -203,3 +203,21 @@ def test_buffered_rows_fold_into_saved_aggregates_in_order() -> None:
             r.observe(Sample("m", {}, {"x": x}, second * 10**9), "k")
         (closed,) = r.close_due(10 * MIN)
         assert closed.sample.fields["x_last"] == 2.0
+
+
+def test_rollup_fields_are_floats_for_int_gauges() -> None:
+    """An int gauge (ifOperStatus, procs) rolls up to float fields only, so a window of
+    ints and a window of floats never conflict in InfluxDB's field types."""
+    r = Rollups({"5m": 300})
+    r.observe(Sample("m", {}, {"procs": 3, "up_rate": 2}, 0), "k")
+    r.observe(Sample("m", {}, {"procs": 5, "up_rate": 4}, 10**9), "k")
+    (closed,) = r.close_due(10 * MIN)
+    assert closed.sample.fields == {
+        "procs_mean": 4.0,
+        "procs_max": 5.0,
+        "procs_min": 3.0,
+        "procs_last": 5.0,
+        "up_rate_mean": 3.0,
+        "up_rate_max": 4.0,
+    }
+    assert {type(v) for v in closed.sample.fields.values()} == {float}
