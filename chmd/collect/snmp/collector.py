@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chmd.collect.fieldtypes import typed_fields
 from chmd.collect.metrics import CollectMetrics
 from chmd.collect.snmp import ber
 from chmd.collect.snmp.ber import OID, VarBind
@@ -255,7 +256,12 @@ class SnmpCollector:
             fields["uptime"] = uptime / 100.0
         if c is not None:
             fields.update(vendor=c.vendor, os=c.os, model=c.model, version=c.version)
-        return Sample(sample.measurement, sample.tags, fields, sample.time_ns)
+        return Sample(
+            sample.measurement,
+            sample.tags,
+            typed_fields(sample.measurement, fields),
+            sample.time_ns,
+        )
 
     async def _table(
         self,

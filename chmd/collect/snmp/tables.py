@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from chmd.collect.fieldtypes import typed_fields
 from chmd.collect.snmp import ber
 from chmd.collect.snmp.ber import OID, VarBind
 from chmd.collect.snmp.counters import RateTracker, utilisation_percent
@@ -131,6 +132,7 @@ def table_samples(
             derive(fields, row, tags)
         _rates(table, counters, index, row, fields, tracker, ctx.now, read_at or {})
         if fields:
+            typed_fields(table.measurement, fields)
             samples.append(Sample(table.measurement, tags, fields, ctx.time_ns))
     return samples
 
@@ -206,7 +208,7 @@ def scalar_samples(scalars: Scalars, values: Mapping[OID, VarBind], ctx: Context
     if not fields:
         return None
     tags = {**ctx.extra_tags, "device": ctx.device, "agent_host": ctx.agent_host}
-    return Sample(scalars.measurement, tags, fields, ctx.time_ns)
+    return Sample(scalars.measurement, tags, typed_fields(scalars.measurement, fields), ctx.time_ns)
 
 
 # ---------------------------------------------------------------- derived fields (pure)

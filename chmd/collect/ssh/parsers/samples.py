@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from chmd.collect.fieldtypes import typed_fields
 from chmd.collect.ssh.commandset import Command, FieldRule, SampleRule, TagRule
 from chmd.model import FieldValue, Sample
 
@@ -55,6 +56,7 @@ def record_sample(
         converted = _field(field, record)
         if converted is not None:
             fields[field.name] = converted
+    typed_fields(rule.measurement, fields)
     return Sample(rule.measurement, tags, fields, time_ns) if fields else None
 
 
