@@ -366,7 +366,7 @@ class SnmpCollector:
         for state in self._states.values():
             if state.client is not None:
                 await state.client.aclose()
-        self._udp.close()
+        await self._udp.aclose()  # sockets closed, not merely scheduled to close
         if self._pysnmp is not None:
             close_pysnmp_engine(self._pysnmp)
             self._pysnmp = None

@@ -47,6 +47,11 @@ class TransportStats:
 class _Protocol(asyncio.DatagramProtocol):
     def __init__(self, engine: UdpEngine) -> None:
         self._engine = engine
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: Exception | None) -> None:  # the socket is closed now
+        if not self.closed.done():
+            self.closed.set_result(None)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, ...]) -> None:
         self._engine._received(data, (str(addr[0]), int(addr[1])))
@@ -63,6 +68,8 @@ class UdpEngine:
         self._rcvbuf = rcvbuf_bytes
         self._pending: dict[int, _Pending] = {}
         self._transports: dict[tuple[int, bool], asyncio.DatagramTransport] = {}
+        self._protocols: list[_Protocol] = []  # every socket opened, until its close completed
+        self._opening: asyncio.Lock | None = None
         self._slots: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ids = itertools.count(random.randrange(1, 1 << 30))  # noqa: S311 - not crypto
@@ -76,16 +83,29 @@ class UdpEngine:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self.close()
+            self._protocols.clear()  # their closing belongs to the other loop
             self._loop = loop
             self._slots = asyncio.Semaphore(self._max_in_flight)
+            self._opening = asyncio.Lock()
 
     async def _transport(self, family: int, loopback: bool) -> asyncio.DatagramTransport:
         """One socket per family; loopback targets get their own, bound to 127.0.0.1/::1."""
         key = (family, loopback)
         transport = self._transports.get(key)
-        if transport is None or transport.is_closing():
-            loop = asyncio.get_running_loop()
-            sock = socket.socket(family, socket.SOCK_DGRAM)
+        if transport is not None and not transport.is_closing():
+            return transport
+        assert self._opening is not None  # noqa: S101 - set by _bind_loop
+        async with self._opening:  # single flight: concurrent first requests share one socket
+            transport = self._transports.get(key)
+            if transport is None or transport.is_closing():
+                transport = await self._open(family, loopback)
+                self._transports[key] = transport
+        return transport
+
+    async def _open(self, family: int, loopback: bool) -> asyncio.DatagramTransport:
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
             sock.setblocking(False)
             with contextlib.suppress(OSError):  # capped by the kernel; the default still works
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self._rcvbuf)
@@ -94,8 +114,13 @@ class UdpEngine:
                 sock.bind(("::1", 0) if v6 else ("127.0.0.1", 0))
             else:
                 sock.bind(("::", 0) if v6 else ("0.0.0.0", 0))  # noqa: S104 - a client's own port
-            transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), sock=sock)
-            self._transports[key] = transport
+            transport, protocol = await loop.create_datagram_endpoint(
+                lambda: _Protocol(self), sock=sock
+            )
+        except BaseException:
+            sock.close()
+            raise
+        self._protocols = [p for p in self._protocols if not p.closed.done()] + [protocol]
         return transport
 
     def _received(self, data: bytes, addr: Address) -> None:
@@ -176,9 +201,17 @@ class UdpEngine:
         return CollectTimeout(f"no response from {host}:{port} after {retries + 1} tries")
 
     def close(self) -> None:
+        """Start closing every socket (the loop closes each one at its next iteration)."""
         for transport in self._transports.values():
             transport.close()
         self._transports.clear()
+
+    async def aclose(self) -> None:
+        """Close every socket and return once each is really closed (connection_lost ran)."""
+        self.close()
+        protocols, self._protocols = self._protocols, []
+        if self._loop is asyncio.get_running_loop():
+            await asyncio.gather(*(p.closed for p in protocols))
 
 
 def is_loopback(host: str) -> bool:
