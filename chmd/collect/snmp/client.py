@@ -115,6 +115,9 @@ class _Requester(ABC):
         self._table_rows: dict[tuple[OID, ...], int] = {}
         self.row_times: dict[OID, list[float]] = {}
         self.clock: Callable[[], float] = time.monotonic
+        # when the request now in flight was (last) sent: `walk` sets it before a request; a
+        # client that queues or resends (FastClient) moves it to the send that was answered
+        self.sent_at = 0.0
 
     @abstractmethod
     async def _request(
@@ -168,7 +171,7 @@ class _Requester(ABC):
             if bulk and expected is not None:
                 remaining = expected - max(len(rows[c]) for c in columns)
                 pdu_reps = max(1, min(pdu_reps, remaining + 1))
-            sent_at = self.clock() if times else 0.0
+            self.sent_at = self.clock() if times else 0.0
             status, index, vbs = await self._request(
                 ber.GETBULK if bulk else ber.GETNEXT, [cursor[c] for c in columns], pdu_reps
             )
@@ -185,7 +188,7 @@ class _Requester(ABC):
             self.varbinds_read += len(vbs)
             self._consume(columns, vbs, cursor, rows)
             if times:
-                now = (sent_at + self.clock()) / 2.0  # the agent read them mid-way, on average
+                now = (self.sent_at + self.clock()) / 2.0  # the agent read them mid-way
                 for column, stamps in times.items():
                     stamps.extend([now] * (len(rows[column]) - len(stamps)))
         if len(self._table_rows) < 1000:
@@ -236,6 +239,10 @@ class FastClient(_Requester):
         self._address: tuple[str, int] | None = None
         self._loopback = False
         self._family = socket.AF_INET
+        self._stamp = self._sent_now  # bound once: the engine calls it at every (re)send
+
+    def _sent_now(self) -> None:
+        self.sent_at = self.clock()
 
     async def _resolve(self) -> tuple[str, int]:
         if self._address is None:
@@ -268,5 +275,6 @@ class FastClient(_Requester):
             timeout_s=self.target.timeout_s,
             retries=self.target.retries,
             loopback=self._loopback,
+            on_send=self._stamp,
         )
         return response.error_status, response.error_index, response.varbinds

@@ -14,6 +14,7 @@ import ipaddress
 import itertools
 import random
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,12 +153,14 @@ class UdpEngine:
         timeout_s: float,
         retries: int,
         loopback: bool = False,
+        on_send: Callable[[], None] | None = None,
     ) -> ber.Response:
         """Send `message` (whose request-id is `request_id`) and return the decoded answer.
 
         Raises CollectTimeout after `retries + 1` unanswered tries (naming any other
         address that answered instead), ParseError on a malformed answer. The retry timer is
-        a plain loop timer (no task per request: this is the hot path).
+        a plain loop timer (no task per request: this is the hot path). `on_send` is called
+        right before each try goes out (after any wait for a slot), for the rate timestamps.
         """
         self._bind_loop()
         assert self._slots is not None  # noqa: S101 - set by _bind_loop
@@ -176,12 +179,16 @@ class UdpEngine:
                     tries_left[0] -= 1
                     self.stats.retries += 1
                     self.stats.sent += 1
+                    if on_send is not None:
+                        on_send()
                     transport.sendto(message, address)
                     pending.timer = loop.call_later(timeout_s, expire)
                     return
                 self.stats.timeouts += 1
                 future.set_exception(self._timeout_error(pending, retries))
 
+            if on_send is not None:
+                on_send()
             transport.sendto(message, address)
             self.stats.sent += 1
             pending.timer = loop.call_later(timeout_s, expire)
