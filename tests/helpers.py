@@ -7,10 +7,13 @@ tests of several stages used to write for themselves.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
+from click.testing import CliRunner, Result
 from harness.aio import run_sync
 
+from chmd.cli import main
 from chmd.collect.base import Collector
 from chmd.inventory.schema import Device
 from chmd.model import PollResult
@@ -46,3 +49,14 @@ def poll_once(collector: Collector, device: Device) -> PollResult:
             await collector.aclose()
 
     return run_sync(once())
+
+
+def invoke_cli(args: Sequence[str], env: Mapping[str, str] | None = None) -> Result:
+    """Run `chmd ARGS` in-process on a worker thread.
+
+    A verb that calls `asyncio.run()` would otherwise set this thread's event loop to None,
+    dropping pytest-asyncio's loop unclosed (a ResourceWarning that fails a later test)."""
+    runner = CliRunner(env=dict(env) if env else None)
+    with ThreadPoolExecutor(1) as pool:
+        job = pool.submit(runner.invoke, main, list(args), catch_exceptions=False)
+        return job.result(timeout=120)

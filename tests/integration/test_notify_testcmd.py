@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from harness.sinks import HttpSink, SmtpSink
-
-from chmd.cli import main
+from helpers import invoke_cli
 
 pytestmark = pytest.mark.integration
-
-
-def invoke(*args: str) -> Result:
-    """Run the CLI in a worker thread: its asyncio.run() then leaves this thread's event loop
-    (pytest-asyncio's) alone, which otherwise surfaces as an 'unclosed event loop' warning."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(CliRunner().invoke, main, list(args)).result(timeout=120)
 
 
 def write_config(tmp_path: Path, receivers: dict[str, str]) -> Path:
@@ -42,7 +32,7 @@ def test_notify_test_delivers_to_webhook(tmp_path: Path, http_sink: HttpSink) ->
     """The test message reaches the webhook and the command reports `delivered` (exit 0)."""
     path = f"/{uuid.uuid4().hex}"
     config = write_config(tmp_path, {"hook": f"json://127.0.0.1:{http_sink.port}{path}"})
-    result = invoke("notify", "test", "-c", str(config), "hook")
+    result = invoke_cli(["notify", "test", "-c", str(config), "hook"])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "hook: delivered (1 target(s); attempts: success 1)"
     [got] = [r for r in http_sink.requests if r.path == path]
@@ -55,7 +45,7 @@ def test_notify_test_reports_failure_after_retries(tmp_path: Path, http_sink: Ht
     path = f"/{uuid.uuid4().hex}"
     config = write_config(tmp_path, {"hook": f"json://127.0.0.1:{http_sink.port}{path}"})
     http_sink.fail_next(3)
-    result = invoke("notify", "test", "-c", str(config), "hook")
+    result = invoke_cli(["notify", "test", "-c", str(config), "hook"])
     assert result.exit_code == 1
     assert result.output.splitlines()[-2:] == [
         "hook: failed (1 target(s); attempts: retryable_failure 3)",
@@ -69,7 +59,7 @@ def test_notify_test_by_mail(tmp_path: Path, smtp_sink: SmtpSink) -> None:
     rcpt = f"ops-{uuid.uuid4().hex[:8]}@example.com"
     url = f"mailto://127.0.0.1:{smtp_sink.port}?from=chmd@example.com&to={rcpt}"
     config = write_config(tmp_path, {"mail": url})
-    result = invoke("notify", "test", "-c", str(config), "mail")
+    result = invoke_cli(["notify", "test", "-c", str(config), "mail"])
     assert result.exit_code == 0, result.output
     with smtp_sink.lock:
         mails = [
@@ -84,6 +74,6 @@ def test_notify_test_by_mail(tmp_path: Path, smtp_sink: SmtpSink) -> None:
 def test_notify_test_unknown_receiver(tmp_path: Path) -> None:
     """An unknown receiver name exits 1 and lists the configured ones."""
     config = write_config(tmp_path, {"hook": "json://127.0.0.1:9/x"})
-    result = invoke("notify", "test", "-c", str(config), "nope")
+    result = invoke_cli(["notify", "test", "-c", str(config), "nope"])
     assert result.exit_code == 1
     assert "no receiver 'nope' (receivers: hook)" in result.output

@@ -7,15 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
-
-from chmd.cli import main
+from helpers import invoke_cli
 
 pytestmark = pytest.mark.integration
 
 
 def run(*args: str) -> Any:
-    return CliRunner().invoke(main, ["poll", *args], catch_exceptions=False)
+    return invoke_cli(["poll", *args])
 
 
 def adhoc(snmpsim: Any, community: str, *args: str) -> Any:
@@ -65,10 +63,9 @@ def test_inventory_device(snmpsim: Any, tmp_path: Path) -> None:
         f"    host: {snmpsim.host}\n"
         f"    snmp: {{port: {snmpsim.port}, community: env:CHMD_TEST_COMMUNITY}}\n"
     )
-    result = CliRunner(env={"CHMD_TEST_COMMUNITY": "junos"}).invoke(
-        main,
+    result = invoke_cli(
         ["poll", "-c", str(tmp_path / "chmd.yaml"), "edge1", "--format", "table"],
-        catch_exceptions=False,
+        env={"CHMD_TEST_COMMUNITY": "junos"},
     )
     assert result.exit_code == 0, result.output
     assert "vendor=juniper" in result.stdout
