@@ -330,6 +330,8 @@ async def outage(
         record = writer.spool.peek(after=record)
     server.start()
     cpu0, wall0 = time.process_time(), time.monotonic()
+    await wait_until(lambda: metrics.replayed_points._value.get() > 0, limit_s=3600)
+    first_s = time.monotonic() - wall0  # the writer's retry backoff (up to retry_max x 1.2)
     await wait_until(lambda: not writer.spool.has_records(), limit_s=3600)
     replay_wall, replay_cpu = time.monotonic() - wall0, time.process_time() - cpu0
     await writer.aclose()
@@ -340,6 +342,7 @@ async def outage(
         "spooled_mb": spooled_mb,
         "collect_cpu_s": spool_cpu,
         "replay_wall_s": replay_wall,
+        "first_batch_s": first_s,
         "replay_cpu_s": replay_cpu,
         "realtime_s": minutes * 60.0,
     }
@@ -481,6 +484,10 @@ def outage_part(server: Any, workdir: Path, args: argparse.Namespace) -> None:
         f"{out['replay_cpu_s'] / out['replay_wall_s'] * 100:.0f}% of the wall time) "
         f"for {out['realtime_s']:.0f} s of real time: "
         f"{out['realtime_s'] / out['replay_wall_s']:.1f}x faster than real time"
+    )
+    print(
+        f"  of which {out['first_batch_s']:.1f} s until the first replayed batch was acknowledged "
+        "(the retry backoff running when influxd came back, plus that batch)"
     )
     print(
         f"  the same line protocol POSTed by curl (one request at a time): "
