@@ -25,6 +25,7 @@ tag        SNMP type               Python value
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 OID = tuple[int, ...]
@@ -149,24 +150,51 @@ def _null_varbind(oid: OID) -> bytes:
     return encoded
 
 
+_VARBIND_LIST_CACHE: dict[tuple[OID, ...], bytes] = {}
+_VARBIND_LIST_LIMIT: Final = 10_000
+
+
+def _varbind_list(oids: tuple[OID, ...]) -> bytes:
+    """The TLV of a whole NULL-valued varbind list. A poller asks the same OID sets every
+    poll (packed GETs), so the encoded list is cached by the OID tuple."""
+    encoded = _VARBIND_LIST_CACHE.get(oids)
+    if encoded is None:
+        encoded = _tlv(0x30, b"".join([_null_varbind(oid) for oid in oids]))
+        if len(_VARBIND_LIST_CACHE) >= _VARBIND_LIST_LIMIT:
+            _VARBIND_LIST_CACHE.clear()
+        _VARBIND_LIST_CACHE[oids] = encoded
+    return encoded
+
+
 def encode_request(
     version: int,
     community: bytes,
     pdu_type: int,
     request_id: int,
-    oids: list[OID] | tuple[OID, ...],
+    oids: Sequence[OID],
     non_repeaters: int = 0,
     max_repetitions: int = 0,
 ) -> bytes:
     """A whole v1/v2c message: GET, GETNEXT or GETBULK (for GETBULK the two error fields
     carry non-repeaters and max-repetitions)."""
-    varbinds = _tlv(0x30, b"".join([_null_varbind(oid) for oid in oids]))
+    if pdu_type == GET:
+        varbinds = _varbind_list(tuple(oids))
+    else:  # walk cursors move every request: caching whole lists would only churn
+        varbinds = _tlv(0x30, b"".join([_null_varbind(oid) for oid in oids]))
     if pdu_type == GETBULK:
         fields = _int(request_id) + _int(non_repeaters) + _int(max_repetitions)
     else:
         fields = _int(request_id) + b"\x02\x01\x00\x02\x01\x00"
     pdu = _tlv(pdu_type, fields + varbinds)
-    return _tlv(0x30, _int(version) + _tlv(OCTET_STRING, community) + pdu)
+    head = _HEAD_CACHE.get((version, community))
+    if head is None:
+        head = _int(version) + _tlv(OCTET_STRING, community)
+        if len(_HEAD_CACHE) < _CACHE_LIMIT:
+            _HEAD_CACHE[(version, community)] = head
+    return _tlv(0x30, head + pdu)
+
+
+_HEAD_CACHE: dict[tuple[int, bytes], bytes] = {}  # (version, community) → their two TLVs
 
 
 def encode_value(tag: int, value: Value) -> bytes:

@@ -132,14 +132,27 @@ class _Requester(ABC):
         out: list[VarBind] = []
         size = self.target.oids_per_get
         for start in range(0, len(oids), size):
-            out.extend(await self._get_pack(list(oids[start : start + size])))
+            out.extend(await self._get_pack(tuple(oids[start : start + size])))
         return out
 
-    async def _get_pack(self, oids: list[OID]) -> list[VarBind]:
+    async def _get_pack(self, oids: tuple[OID, ...]) -> list[VarBind]:
+        status, index, vbs = await self._request(ber.GET, oids)
+        if not status and len(vbs) == len(oids):  # the common case: every OID answered
+            self.varbinds_read += len(vbs)
+            return vbs
+        return await self._get_rest(oids, status, index, vbs)
+
+    async def _get_rest(
+        self, oids: tuple[OID, ...], status: int, index: int, vbs: list[VarBind]
+    ) -> list[VarBind]:
+        """The first answer was an error (v1 noSuchName: drop that OID, ask the rest)."""
         missing: dict[int, VarBind] = {}
         ask = list(range(len(oids)))
+        first = True
         while ask:
-            status, index, vbs = await self._request(ber.GET, [oids[i] for i in ask])
+            if not first:
+                status, index, vbs = await self._request(ber.GET, [oids[i] for i in ask])
+            first = False
             if status == 2 and 0 < index <= len(ask):  # v1 noSuchName: drop it, ask the rest
                 gone = ask.pop(index - 1)
                 missing[gone] = (oids[gone], ber.NO_SUCH_OBJECT, None)
@@ -262,10 +275,10 @@ class FastClient(_Requester):
     async def _request(
         self, pdu: int, oids: Sequence[OID], max_repetitions: int = 0
     ) -> tuple[int, int, list[VarBind]]:
-        address = await self._resolve()
+        address = self._address or await self._resolve()
         request_id = self._engine.next_request_id()
         message = ber.encode_request(
-            self._version, self._community, pdu, request_id, list(oids), 0, max_repetitions
+            self._version, self._community, pdu, request_id, oids, 0, max_repetitions
         )
         response = await self._engine.request(
             address,
