@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from functools import cache
 
 from chmd.model import FieldValue
 
@@ -44,6 +45,7 @@ FIELD_TYPES: Mapping[str, Mapping[str, type[int] | type[float]]] = {
 FLOAT_SUFFIXES = ("_rate", "_utilization", "_percent")
 
 
+@cache  # a few hundred (measurement, field) pairs, asked for on every field of every poll
 def field_type(measurement: str, name: str) -> type[int] | type[float] | None:
     """The one numeric type of a field, or None when the field keeps what it was made as."""
     declared = FIELD_TYPES.get(measurement, {}).get(name)
@@ -63,11 +65,12 @@ def typed_fields(measurement: str, fields: dict[str, FieldValue]) -> dict[str, F
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
         wanted = field_type(measurement, name)
-        if wanted is float and isinstance(value, int):
+        if wanted is None or type(value) is wanted:
+            continue
+        if wanted is float:
             fields[name] = float(value)
-        elif wanted is int and isinstance(value, float):
-            if math.isfinite(value):
-                fields[name] = round(value)
-            else:
-                del fields[name]
+        elif math.isfinite(value):
+            fields[name] = round(value)
+        else:
+            del fields[name]
     return fields

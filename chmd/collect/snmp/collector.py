@@ -69,6 +69,7 @@ class DeviceState:
     lookups: dict[OID, _Labels] = field(default_factory=dict)
     last_run: dict[str, float] = field(default_factory=dict)
     fallbacks: dict[str, bool] = field(default_factory=dict)  # table → walk 32-bit columns too
+    row_sets: dict[str, frozenset[object]] = field(default_factory=dict)  # table → last rows
     client: SnmpClient | None = None
     target: SnmpTarget | None = None
     counted: dict[str, int] = field(default_factory=dict)  # tracker.stats already in metrics
@@ -289,7 +290,11 @@ class SnmpCollector:
         read_at = row_times(columns, walked, client.row_times)
         labels = await self._labels(client, state, table, system, set(rows), ctx.now, step)
         step[0] = f"walk {table.name}"
-        state.tracker.forget_rows(table.name, {(table.name, index) for index in rows})
+        if state.row_sets.get(table.name) != (current := frozenset(rows)):
+            # only rows that were polled before can have baselines to drop: skip the scan
+            # of every baseline while the table's rows stay the same (nearly every poll)
+            state.row_sets[table.name] = current
+            state.tracker.forget_rows(table.name, {(table.name, index) for index in rows})
         return table_samples(table, rows, labels, ctx, state.tracker, read_at)
 
     async def _labels(
