@@ -5,6 +5,7 @@ The servers live in `tests/harness/` as plain classes; these fixtures only start
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,6 +23,17 @@ settings.register_profile(
     "chmd", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
 )
 settings.load_profile("chmd")
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM (a CI timeout, `kill`) stops pytest like Ctrl-C: the fixtures' finalisers then
+    stop the servers, which run in their own sessions and would otherwise be orphaned."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate)
 
 
 @pytest.fixture(scope="session")
