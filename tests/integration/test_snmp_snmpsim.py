@@ -175,14 +175,18 @@ def test_live_rates_within_one_percent(snmpsim: Any) -> None:
 
 def test_counter32_wrap_gives_the_right_rate(snmpsim_factory: Any, tmp_path: Path) -> None:
     """Counter32 ifInOctets wrapping between polls still yields the configured rate."""
-    write_data_dir(tmp_path, ["iosxe_c9300"], wrap_after_s=8.0)
+    wrap_s = 20.0  # after the agent starts: room for a slow warm-up on a loaded machine
+    write_data_dir(tmp_path, ["iosxe_c9300"], wrap_after_s=wrap_s)
     agent = snmpsim_factory(data_dir=tmp_path)
+    started = time.monotonic()  # the agent started a little earlier: it already answers
     collector = SnmpCollector(PROFILES)
     dev = device(agent, "iosxe_c9300-live")
     poll_once(collector, dev)  # warm-up: a fresh agent answers its first walk slowly
-    time.sleep(1.0)
+    # poll 5 s before and after the wrap, whatever the warm-up took: ~10 s apart keeps the
+    # agent's own timing jitter well inside 1 %
+    time.sleep(max(0.0, started + wrap_s - 5.0 - time.monotonic()))
     first = by_index(poll_once(collector, dev))
-    time.sleep(9.0)
+    time.sleep(max(0.0, started + wrap_s + 5.0 - time.monotonic()))
     second = by_index(poll_once(collector, dev))
     wrapped = [
         i
