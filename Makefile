@@ -47,7 +47,8 @@ fmt: $(VENV)/.installed-test
 check: $(VENV)/.installed-run
 	$(BIN)/chmd check -c $(CONFIG)
 
-bench: $(VENV)/.installed-test test-deps
+bench: $(VENV)/.installed-test
+	scripts/install-test-deps.sh --bench
 	@set -e; found=0; \
 	for b in bench/bench_*.py; do \
 	  [ -e "$$b" ] || continue; found=1; \

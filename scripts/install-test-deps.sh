@@ -1,5 +1,6 @@
 #!/bin/bash
 # Install the real servers chmd's test suite starts (idempotent; about a second when all present).
+# Usage: install-test-deps.sh [--bench]   (--bench: also what `make bench` compares against)
 #
 #  * Debian packages: influxdb 1.6.7, snmpd + snmp tools, OpenSSH, Prometheus, systemd-analyze,
 #    curl, python3-venv + python3-gdbm (only the missing ones; `apt-get update` once, as root)
@@ -37,6 +38,12 @@ need systemd         'have systemd-analyze'
 need curl            'have curl'
 need python3-venv    '/usr/bin/python3 -c "import ensurepip, venv"'
 need python3-gdbm    '/usr/bin/python3 -c "import dbm.gnu"'
+# `make bench` also measures Prometheus's snmp_exporter (Go) as the baseline users know, and
+# builds its load agent in a network namespace (iproute2's `ip netns`)
+if [ "${1:-}" = --bench ]; then
+  need prometheus-snmp-exporter 'have prometheus-snmp-exporter'
+  need iproute2                 'have ip'
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] || ! have apt-get >/dev/null; then
