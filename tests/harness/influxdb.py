@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .proc import LOOPBACK, HarnessError, ServerProcess, free_port, make_tempdir, require_binary
+from .proc import HarnessError, HttpServer, free_port, require_binary
 
 CONFIG = """\
 reporting-disabled = true
@@ -32,63 +31,29 @@ bind-address = "{host}:{rpc_port}"
 """
 
 
-class InfluxDB:
+class InfluxDB(HttpServer):
     """One private influxd. `stop()` then `start()` keeps port and data (outage tests)."""
 
     version = "1.6.7"
+    name = "influxd"
+    ready_what = "HTTP /ping 204"
 
     def __init__(self, base: Path | None = None) -> None:
-        self.base = base or make_tempdir("influxdb")
-        self._owns_base = base is None
-        self.host = LOOPBACK
-        self.port = 0
+        super().__init__("influxdb", base)
         self.rpc_port = 0
-        self._proc: ServerProcess | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def _choose_ports(self) -> None:
+        self.port, self.rpc_port = free_port(), free_port()
 
-    def start(self) -> InfluxDB:
-        if self._proc and self._proc.running():
-            return self
-        for attempt in range(3):
-            if not self.port or attempt:
-                self.port, self.rpc_port = free_port(), free_port()
-            conf = self.base / "influxdb.conf"
-            conf.write_text(
-                CONFIG.format(
-                    host=self.host, port=self.port, rpc_port=self.rpc_port, base=self.base
-                )
-            )
-            self._proc = ServerProcess(
-                "influxd",
-                [require_binary("influxd"), "-config", str(conf)],
-                self.base / "influxd.log",
-            )
-            self._proc.start()
-            try:
-                self._proc.wait_ready(self.ping, "HTTP /ping 204")
-            except HarnessError:
-                self._proc.stop()
-                if attempt == 2:
-                    raise
-            else:
-                break
-        return self
+    def _argv(self) -> list[str]:
+        conf = self.base / "influxdb.conf"
+        conf.write_text(
+            CONFIG.format(host=self.host, port=self.port, rpc_port=self.rpc_port, base=self.base)
+        )
+        return [require_binary("influxd"), "-config", str(conf)]
 
-    def stop(self) -> None:
-        if self._proc:
-            self._proc.stop()
-
-    def close(self) -> None:
-        """Stop and remove the data dir."""
-        self.stop()
-        if self._owns_base:
-            shutil.rmtree(self.base, ignore_errors=True)
-
-    def running(self) -> bool:
-        return bool(self._proc and self._proc.running())
+    def _ready(self) -> bool:
+        return self.ping()
 
     def ping(self) -> bool:
         try:

@@ -15,8 +15,12 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Self
 
 REPO = Path(__file__).resolve().parents[2]
 SERVERS = REPO / ".servers"  # unpacked VictoriaMetrics, snmpsim venv, snmpsim index cache
@@ -160,6 +164,113 @@ class ServerProcess:
         tail = self.log_tail()
         self.stop()
         raise HarnessError(f"{self.name}: no {what} within {timeout_s:.0f}s:\n{tail}")
+
+
+class ManagedServer:
+    """The lifecycle every harness server shares: its own temp dir (removed by `close()` when
+    the server made it), a free port on 127.0.0.1, `start()` with up to three attempts (a port
+    can be taken between choosing it and the server binding it), stop by PID.
+
+    A port set before `start()` (given, or kept from an earlier start) is kept on every
+    attempt: `stop()` then `start()` comes back where clients expect it, as a rebooted
+    device or a restarted database would. Subclasses say how to run one attempt."""
+
+    name = "server"
+    port_kind = "tcp"
+    ready_what = "readiness"
+    attempts = 3
+
+    def __init__(self, prefix: str, base: Path | None = None, port: int = 0) -> None:
+        self.base = base or make_tempdir(prefix)
+        self._owns_base = base is None
+        self.host = LOOPBACK
+        self.port = port
+        self._proc: ServerProcess | None = None
+
+    def start(self) -> Self:
+        if self.running():
+            return self
+        self._prepare()
+        keep_port = bool(self.port)
+        for attempt in range(self.attempts):
+            if not keep_port:
+                self._choose_ports()
+            proc = self._proc = ServerProcess(
+                self.name, self._argv(), self.base / f"{self.name}.out", env=self._env()
+            )
+            try:
+                self._launch(proc)
+            except HarnessError:
+                proc.stop()
+                if attempt == self.attempts - 1:
+                    raise
+                self._after_failed_start()
+                continue
+            self._started()
+            return self
+        return self
+
+    def stop(self) -> None:
+        if self._proc:
+            self._proc.stop()
+
+    def restart(self) -> None:
+        """Stop and start on the same port and data."""
+        self.stop()
+        self.start()
+
+    def running(self) -> bool:
+        return bool(self._proc and self._proc.running())
+
+    def close(self) -> None:
+        """Stop, and remove the temp dir if this server made it."""
+        self.stop()
+        if self._owns_base:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+    # --- what a subclass says ------------------------------------------------------------------
+    def _argv(self) -> list[str]:
+        """The command line of one attempt (may write its config file for `self.port`)."""
+        raise NotImplementedError
+
+    def _ready(self) -> bool:
+        raise NotImplementedError
+
+    def _prepare(self) -> None:
+        """Once per `start()`, before the attempts."""
+
+    def _choose_ports(self) -> None:
+        self.port = free_port(self.port_kind)
+
+    def _env(self) -> Mapping[str, str] | None:
+        return None
+
+    def _launch(self, proc: ServerProcess) -> None:
+        proc.start()
+        proc.wait_ready(self._ready, self.ready_what)
+
+    def _after_failed_start(self) -> None:
+        """Between a failed attempt and the next one."""
+
+    def _started(self) -> None:
+        """After the server answered."""
+
+
+class HttpServer(ManagedServer):
+    """A ManagedServer with an HTTP API at `.url`."""
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _get(self, path: str, **params: str) -> str:
+        """GET `path` with query `params`; the body, or HarnessError on an HTTP error."""
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        try:
+            with urllib.request.urlopen(f"{self.url}{path}{query}", timeout=10) as resp:
+                return str(resp.read().decode())
+        except urllib.error.HTTPError as exc:
+            raise HarnessError(f"GET {path}: HTTP {exc.code} {exc.read()!r}") from exc
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout_s: float = READY_TIMEOUT_S) -> None:

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .proc import (
-    LOOPBACK,
     READY_TIMEOUT_S,
     HarnessError,
-    ServerProcess,
-    free_port,
-    make_tempdir,
+    HttpServer,
     require_binary,
     run_checked,
     wait_until,
@@ -26,25 +19,20 @@ from .proc import (
 JOB = "chmd"
 
 
-class Prometheus:
+class Prometheus(HttpServer):
     """Scrapes `targets` ("host:port") as job `chmd` every 1 s; `.url` is its HTTP API."""
 
     job = JOB
+    name = "prometheus"
+    ready_what = "/-/ready"
 
     def __init__(
         self, targets: Sequence[str], metrics_path: str = "/metrics", base: Path | None = None
     ) -> None:
+        super().__init__("prometheus", base)
         self.targets = list(targets)
         self.metrics_path = metrics_path
-        self.base = base or make_tempdir("prometheus")
-        self._owns_base = base is None
-        self.host = LOOPBACK
-        self.port = 0
-        self._proc: ServerProcess | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        self._conf = self.base / "prometheus.yml"
 
     def _write_config(self) -> Path:
         conf = self.base / "prometheus.yml"
@@ -64,51 +52,22 @@ class Prometheus:
         run_checked([promtool, "check", "config", str(conf)])
         return conf
 
-    def start(self) -> Prometheus:
-        if self._proc and self._proc.running():
-            return self
-        conf = self._write_config()
-        for attempt in range(3):
-            if not self.port or attempt:
-                self.port = free_port()
-            argv = [
-                require_binary("prometheus"),
-                f"--config.file={conf}",
-                f"--storage.tsdb.path={self.base / 'data'}",
-                f"--web.listen-address={self.host}:{self.port}",
-                "--storage.tsdb.retention.time=1h",
-                "--log.level=warn",
-            ]
-            self._proc = ServerProcess("prometheus", argv, self.base / "prometheus.log")
-            self._proc.start()
-            try:
-                self._proc.wait_ready(lambda: self._get("/-/ready") is not None, "/-/ready")
-            except HarnessError:
-                if attempt == 2:
-                    raise
-                continue
-            return self
-        return self
+    def _prepare(self) -> None:
+        self._conf = self._write_config()
 
-    def stop(self) -> None:
-        if self._proc:
-            self._proc.stop()
+    def _argv(self) -> list[str]:
+        conf = self._conf
+        return [
+            require_binary("prometheus"),
+            f"--config.file={conf}",
+            f"--storage.tsdb.path={self.base / 'data'}",
+            f"--web.listen-address={self.host}:{self.port}",
+            "--storage.tsdb.retention.time=1h",
+            "--log.level=warn",
+        ]
 
-    def running(self) -> bool:
-        return bool(self._proc and self._proc.running())
-
-    def close(self) -> None:
-        self.stop()
-        if self._owns_base:
-            shutil.rmtree(self.base, ignore_errors=True)
-
-    def _get(self, path: str, **params: str) -> str:
-        query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        try:
-            with urllib.request.urlopen(f"{self.url}{path}{query}", timeout=10) as resp:
-                return str(resp.read().decode())
-        except urllib.error.HTTPError as exc:
-            raise HarnessError(f"GET {path}: HTTP {exc.code} {exc.read()!r}") from exc
+    def _ready(self) -> bool:
+        return self._get("/-/ready") is not None
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         """Instant query: `data.result` ([{"metric": {...}, "value": [ts, "v"]}, ...])."""

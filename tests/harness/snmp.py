@@ -27,12 +27,10 @@ from pathlib import Path
 
 from .proc import (
     FIXTURES,
-    LOOPBACK,
     SERVERS,
     HarnessError,
+    ManagedServer,
     ServerProcess,
-    free_port,
-    make_tempdir,
     require_binary,
 )
 
@@ -176,7 +174,7 @@ def snmp_answers(host: str, port: int, community: str, timeout_s: float = 0.5) -
 # --- snmpsim ------------------------------------------------------------------------------------
 
 
-class SnmpSim:
+class SnmpSim(ManagedServer):
     """snmpsim-command-responder on one UDP port serving every `*.snmprec` in `data_dir`.
 
     Community (v1/v2c) and v3 context name = file name without `.snmprec`. `stop()`/`start()`
@@ -187,6 +185,9 @@ class SnmpSim:
     v3_auth_key = V3_AUTH_KEY
     v3_priv_key = V3_PRIV_KEY
     live_rates = LIVE_RATES
+    name = "snmpsim"
+    port_kind = "udp"
+    ready_what = "SNMP reply"
 
     def __init__(
         self,
@@ -198,14 +199,10 @@ class SnmpSim:
         if data_dir is None:
             shared = shared_data_dir()
             data_dir, cache_dir = shared / "data", shared / "cache"
+        super().__init__("snmpsim", base, port)
         self.data_dir = Path(data_dir).resolve()
-        self.base = base or make_tempdir("snmpsim")
-        self._owns_base = base is None
         self.cache_dir = Path(cache_dir) if cache_dir else self.base / "cache"
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        self.host = LOOPBACK
-        self.port = port
-        self._proc: ServerProcess | None = None
 
     @property
     def communities(self) -> list[str]:
@@ -230,50 +227,22 @@ class SnmpSim:
             "--v3-priv-proto=AES",
         ]
 
-    def start(self) -> SnmpSim:
-        if self._proc and self._proc.running():
-            return self
-        probe = self.communities[0]
-        fixed_port = bool(self.port)
-        for attempt in range(3):
-            if not fixed_port:
-                self.port = free_port("udp")
-            # As root snmpsim would drop privileges to a user that cannot read our files
-            env = dict(os.environ, SNMPSIM_ALLOW_ROOT="true")
-            self._proc = ServerProcess("snmpsim", self._argv(), self.base / "snmpsim.out", env=env)
-            # one indexer at a time per cache dir (a cold cache is built during start-up)
-            with _locked(self.cache_dir / ".lock"):
-                self._proc.start()
-                try:
-                    self._proc.wait_ready(
-                        lambda: snmp_answers(self.host, self.port, probe), "SNMP reply"
-                    )
-                except HarnessError:
-                    if attempt == 2:
-                        raise
-                    # a cache left broken by a killed indexer: rebuild it on the next try
-                    for stale in self.cache_dir.glob("*.dbm*"):
-                        stale.unlink(missing_ok=True)
-                    continue
-            return self
-        return self
+    def _env(self) -> dict[str, str]:
+        # As root snmpsim would drop privileges to a user that cannot read our files
+        return dict(os.environ, SNMPSIM_ALLOW_ROOT="true")
 
-    def stop(self) -> None:
-        if self._proc:
-            self._proc.stop()
+    def _ready(self) -> bool:
+        return snmp_answers(self.host, self.port, self.communities[0])
 
-    def restart(self) -> None:
-        """Stop and start on the same port and data: what a rebooted device looks like."""
-        self.stop()
-        self.start()
+    def _launch(self, proc: ServerProcess) -> None:
+        # one indexer at a time per cache dir (a cold cache is built during start-up)
+        with _locked(self.cache_dir / ".lock"):
+            super()._launch(proc)
 
-    def running(self) -> bool:
-        return bool(self._proc and self._proc.running())
-
-    def close(self) -> None:
-        self.stop()
-        if self._owns_base:
-            shutil.rmtree(self.base, ignore_errors=True)
+    def _after_failed_start(self) -> None:
+        # a cache left broken by a killed indexer: rebuild it on the next try
+        for stale in self.cache_dir.glob("*.dbm*"):
+            stale.unlink(missing_ok=True)
 
 
 def start_snmpsim(data_dir: Path | None = None, port: int = 0) -> SnmpSim:
@@ -298,7 +267,7 @@ rouser       {v3s256} authpriv
 """
 
 
-class Snmpd:
+class Snmpd(ManagedServer):
     """Debian's net-snmp snmpd on one UDP port: v2c `public`, v3 users (SHA/AES, SHA-256/AES)."""
 
     community = "public"
@@ -307,62 +276,33 @@ class Snmpd:
     v3_auth_key = V3_AUTH_KEY
     v3_priv_key = V3_PRIV_KEY
     sys_name = "ci-snmpd"
+    name = "snmpd"
+    port_kind = "udp"
+    ready_what = "SNMP reply"
 
     def __init__(self, base: Path | None = None) -> None:
-        self.base = base or make_tempdir("snmpd")
-        self._owns_base = base is None
-        self.host = LOOPBACK
-        self.port = 0
-        self._proc: ServerProcess | None = None
+        super().__init__("snmpd", base)
 
-    def start(self) -> Snmpd:
-        if self._proc and self._proc.running():
-            return self
-        persist = self.base / "persist"
-        persist.mkdir(mode=0o700, exist_ok=True)
-        for attempt in range(3):
-            if not self.port or attempt:
-                self.port = free_port("udp")
-            conf = self.base / "snmpd.conf"
-            conf.write_text(
-                SNMPD_CONF.format(
-                    base=self.base,
-                    host=self.host,
-                    port=self.port,
-                    v3=V3_USER,
-                    v3s256=V3_USER_SHA256,
-                    auth=V3_AUTH_KEY,
-                    priv=V3_PRIV_KEY,
-                )
+    def _prepare(self) -> None:
+        (self.base / "persist").mkdir(mode=0o700, exist_ok=True)
+
+    def _argv(self) -> list[str]:
+        conf = self.base / "snmpd.conf"
+        conf.write_text(
+            SNMPD_CONF.format(
+                base=self.base,
+                host=self.host,
+                port=self.port,
+                v3=V3_USER,
+                v3s256=V3_USER_SHA256,
+                auth=V3_AUTH_KEY,
+                priv=V3_PRIV_KEY,
             )
-            # -f foreground, -C only our config, -m "" no MIB files, -I -smux no TCP :199 listener
-            argv = [require_binary("snmpd", "/usr/sbin/snmpd"), "-f", "-m", "", "-I", "-smux"]
-            argv += ["-C", "-c", str(conf), "-Lf", str(self.base / "snmpd.log")]
-            self._proc = ServerProcess("snmpd", argv, self.base / "snmpd.out")
-            self._proc.start()
-            try:
-                self._proc.wait_ready(
-                    lambda: snmp_answers(self.host, self.port, self.community), "SNMP reply"
-                )
-            except HarnessError:
-                if attempt == 2:
-                    raise
-                continue
-            return self
-        return self
+        )
+        # -f foreground, -C only our config, -m "" no MIB files, -I -smux no TCP :199 listener
+        argv = [require_binary("snmpd", "/usr/sbin/snmpd"), "-f", "-m", "", "-I", "-smux"]
+        argv += ["-C", "-c", str(conf), "-Lf", str(self.base / "snmpd.log")]
+        return argv
 
-    def stop(self) -> None:
-        if self._proc:
-            self._proc.stop()
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def running(self) -> bool:
-        return bool(self._proc and self._proc.running())
-
-    def close(self) -> None:
-        self.stop()
-        if self._owns_base:
-            shutil.rmtree(self.base, ignore_errors=True)
+    def _ready(self) -> bool:
+        return snmp_answers(self.host, self.port, self.community)

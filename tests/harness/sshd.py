@@ -20,11 +20,8 @@ from pathlib import Path
 
 from .proc import (
     FIXTURES,
-    LOOPBACK,
     HarnessError,
-    ServerProcess,
-    free_port,
-    make_tempdir,
+    ManagedServer,
     require_binary,
     run_checked,
 )
@@ -143,7 +140,7 @@ def ssh_banner(host: str, port: int) -> bool:
         return sock.recv(64).startswith(b"SSH-2.0-")
 
 
-class Sshd:
+class Sshd(ManagedServer):
     """OpenSSH as a fake Cisco device: `.port`, `.user`, `.password`, `.client_key`, `.known_hosts`.
 
     `.outputs` maps each command to the recording it answers with; `.hostname` is the prompt.
@@ -151,6 +148,8 @@ class Sshd:
 
     user = USER
     password = PASSWORD
+    name = "sshd"
+    ready_what = "SSH banner"
 
     def __init__(
         self,
@@ -158,10 +157,7 @@ class Sshd:
         picks: Mapping[str, str] | None = None,
         base: Path | None = None,
     ) -> None:
-        self.base = base or make_tempdir("sshd")
-        self._owns_base = base is None
-        self.host = LOOPBACK
-        self.port = 0
+        super().__init__("sshd", base)
         self.platform = platform
         self.outputs = recorded_outputs(platform, picks)
         version = self.outputs.get("show version")
@@ -169,7 +165,6 @@ class Sshd:
         self.client_key = self.base / "client_ed25519"
         self.host_key = self.base / "ssh_host_ed25519_key"
         self.known_hosts = self.base / "known_hosts"
-        self._proc: ServerProcess | None = None
 
     def _prepare(self) -> None:
         ensure_user()
@@ -190,41 +185,18 @@ class Sshd:
             path.chmod(0o755 if path.is_dir() else 0o644)
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation dir
 
-    def start(self) -> Sshd:
-        if self._proc and self._proc.running():
-            return self
-        self._prepare()
+    def _argv(self) -> list[str]:
         sshd = require_binary("/usr/sbin/sshd")
-        for attempt in range(3):
-            if not self.port or attempt:
-                self.port = free_port()
-            conf = self.base / "sshd_config"
-            conf.write_text(
-                SSHD_CONFIG.format(port=self.port, host=self.host, base=self.base, user=USER)
-            )
-            _run(sshd, "-t", "-f", str(conf))
-            argv = [sshd, "-D", "-e", "-f", str(conf)]
-            self._proc = ServerProcess("sshd", argv, self.base / "sshd.log")
-            self._proc.start()
-            try:
-                self._proc.wait_ready(lambda: ssh_banner(self.host, self.port), "SSH banner")
-            except HarnessError:
-                if attempt == 2:
-                    raise
-                continue
-            host_pub = self.host_key.with_suffix(".pub").read_text().split()
-            self.known_hosts.write_text(f"[{self.host}]:{self.port} {host_pub[0]} {host_pub[1]}\n")
-            return self
-        return self
+        conf = self.base / "sshd_config"
+        conf.write_text(
+            SSHD_CONFIG.format(port=self.port, host=self.host, base=self.base, user=USER)
+        )
+        _run(sshd, "-t", "-f", str(conf))
+        return [sshd, "-D", "-e", "-f", str(conf)]
 
-    def stop(self) -> None:
-        if self._proc:
-            self._proc.stop()
+    def _ready(self) -> bool:
+        return ssh_banner(self.host, self.port)
 
-    def running(self) -> bool:
-        return bool(self._proc and self._proc.running())
-
-    def close(self) -> None:
-        self.stop()
-        if self._owns_base:
-            shutil.rmtree(self.base, ignore_errors=True)
+    def _started(self) -> None:
+        host_pub = self.host_key.with_suffix(".pub").read_text().split()
+        self.known_hosts.write_text(f"[{self.host}]:{self.port} {host_pub[0]} {host_pub[1]}\n")

@@ -7,89 +7,47 @@ A line `m,tag=v field=1` becomes the series `m_field{tag="v"}`; timestamps keep 
 from __future__ import annotations
 
 import json
-import shutil
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from .proc import (
-    LOOPBACK,
     READY_TIMEOUT_S,
     SERVERS,
     HarnessError,
-    ServerProcess,
-    free_port,
-    make_tempdir,
+    HttpServer,
 )
 
 VM_BINARY = SERVERS / "vm" / "usr" / "bin" / "victoria-metrics"
 
 
-class VictoriaMetrics:
+class VictoriaMetrics(HttpServer):
     """One private victoria-metrics; `.url` takes influxdb-client writes, `export()` reads back."""
 
+    name = "victoria-metrics"
+    ready_what = "/health OK"
+
     def __init__(self, base: Path | None = None) -> None:
-        self.base = base or make_tempdir("vm")
-        self._owns_base = base is None
-        self.host = LOOPBACK
-        self.port = 0
-        self._proc: ServerProcess | None = None
+        super().__init__("vm", base)
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> VictoriaMetrics:
-        if self._proc and self._proc.running():
-            return self
+    def _prepare(self) -> None:
         if not VM_BINARY.exists():
             raise HarnessError(f"{VM_BINARY} missing: run `make test` once (it unpacks it)")
-        for attempt in range(3):
-            if not self.port or attempt:
-                self.port = free_port()
-            argv = [
-                str(VM_BINARY),
-                f"-httpListenAddr={self.host}:{self.port}",
-                f"-storageDataPath={self.base / 'data'}",
-                "-retentionPeriod=100y",  # tests write old timestamps too
-                "-search.latencyOffset=0s",  # otherwise queries hide the last 30 s
-                "-search.disableCache",
-                "-inmemoryDataFlushInterval=1s",
-                "-loggerLevel=WARN",
-            ]
-            self._proc = ServerProcess("victoria-metrics", argv, self.base / "vm.log")
-            self._proc.start()
-            try:
-                self._proc.wait_ready(lambda: self._get("/health") == "OK", "/health OK")
-            except HarnessError:
-                if attempt == 2:
-                    raise
-                continue
-            return self
-        return self
 
-    def stop(self) -> None:
-        if self._proc:
-            self._proc.stop()
+    def _argv(self) -> list[str]:
+        return [
+            str(VM_BINARY),
+            f"-httpListenAddr={self.host}:{self.port}",
+            f"-storageDataPath={self.base / 'data'}",
+            "-retentionPeriod=100y",  # tests write old timestamps too
+            "-search.latencyOffset=0s",  # otherwise queries hide the last 30 s
+            "-search.disableCache",
+            "-inmemoryDataFlushInterval=1s",
+            "-loggerLevel=WARN",
+        ]
 
-    def running(self) -> bool:
-        return bool(self._proc and self._proc.running())
-
-    def close(self) -> None:
-        self.stop()
-        if self._owns_base:
-            shutil.rmtree(self.base, ignore_errors=True)
-
-    def _get(self, path: str, **params: str) -> str:
-        query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        try:
-            with urllib.request.urlopen(f"{self.url}{path}{query}", timeout=10) as resp:
-                return str(resp.read().decode())
-        except urllib.error.HTTPError as exc:
-            raise HarnessError(f"GET {path}: HTTP {exc.code} {exc.read()!r}") from exc
+    def _ready(self) -> bool:
+        return self._get("/health") == "OK"
 
     def export(self, match: str) -> list[dict[str, Any]]:
         """`/api/v1/export` rows for a series selector, e.g. `{__name__="interface_ifHCInOctets"}`.
