@@ -623,49 +623,30 @@ def self_health() -> dict[str, Any]:
             panel("timeseries", title, [prom(expr, legend)], unit=unit, datasource=PROM), w, 8
         )
 
+    def stat(title: str, expr: str, legend: str, ok_at_one: bool = False) -> Panel:
+        steps: list[tuple[float | None, str]] | None = [(None, "red"), (1, "green")]
+        return lay.place(
+            panel(
+                "stat",
+                title,
+                [prom(expr, legend)],
+                datasource=PROM,
+                thresholds=steps if ok_at_one else None,
+            ),
+            6,
+            4,
+        )
+
     panels = [
-        lay.place(
-            panel(
-                "stat",
-                "Up",
-                [prom(f"up{job}", "{{instance}}")],
-                datasource=PROM,
-                thresholds=[(None, "red"), (1, "green")],
-            ),
-            6,
-            4,
+        stat("Up", f"up{job}", "{{instance}}", ok_at_one=True),
+        stat(
+            "Last reload ok",
+            f"chmd_config_last_reload_successful{job}",
+            "{{instance}}",
+            ok_at_one=True,
         ),
-        lay.place(
-            panel(
-                "stat",
-                "Last reload ok",
-                [prom(f"chmd_config_last_reload_successful{job}", "{{instance}}")],
-                datasource=PROM,
-                thresholds=[(None, "red"), (1, "green")],
-            ),
-            6,
-            4,
-        ),
-        lay.place(
-            panel(
-                "stat",
-                "Devices",
-                [prom(f"chmd_devices_configured{job}", "{{instance}}")],
-                datasource=PROM,
-            ),
-            6,
-            4,
-        ),
-        lay.place(
-            panel(
-                "stat",
-                "Firing alerts",
-                [prom(f'sum(chmd_alerts{sel},state="firing"}})', "firing")],
-                datasource=PROM,
-            ),
-            6,
-            4,
-        ),
+        stat("Devices", f"chmd_devices_configured{job}", "{{instance}}"),
+        stat("Firing alerts", f'sum(chmd_alerts{sel},state="firing"}})', "firing"),
         ts(
             "Rule evaluation duration (p90)",
             "histogram_quantile(0.9, sum by (le) "
