@@ -19,6 +19,8 @@ from pathlib import Path
 
 import structlog
 
+from chmd.statefile import atomic_write
+
 log = structlog.get_logger(__name__)
 
 
@@ -167,9 +169,7 @@ PID_FILE_NAME = "chmd.pid"
 
 def write_pid_file(path: Path, pid: int) -> None:
     """Write `pid` atomically (temp file + rename), so a reader never sees half a number."""
-    tmp = path.with_name(f".{path.name}.{pid}.tmp")
-    tmp.write_text(f"{pid}\n", encoding="ascii")
-    tmp.replace(path)
+    atomic_write(path, f"{pid}\n".encode("ascii"))
 
 
 def read_pid_file(path: Path) -> int | None:

@@ -30,6 +30,7 @@ from pathlib import Path
 import structlog
 
 from chmd.model import Sample
+from chmd.statefile import atomic_write
 from chmd.store import lineproto
 from chmd.store.metrics import StoreMetrics
 from chmd.store.retention import ensure_v1, ensure_v2
@@ -465,10 +466,7 @@ class Writer:
         """Snapshot the open windows; the closed-window log is then covered and truncated."""
         if not self.rollups.tiers:
             return
-        path = self.dir / ROLLUP_STATE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(self.rollups.to_json())
-        tmp.replace(path)
+        atomic_write(self.dir / ROLLUP_STATE, self.rollups.to_json().encode("utf-8"))
         (self.dir / ROLLUP_CLOSED_LOG).unlink(missing_ok=True)
 
     def _load_rollups(self) -> None:
