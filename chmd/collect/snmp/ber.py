@@ -387,9 +387,18 @@ def _decode(data: bytes) -> Response:  # one straight pass, kept inline for spee
 
 
 def peek_request_id(data: bytes) -> int | None:
-    """The request-id of a v1/v2c message without decoding the varbinds (None if unreadable)."""
+    """The request-id of a v1/v2c message without decoding the varbinds (None if unreadable).
+
+    For an SNMPv3 message it is the msgID (RFC 3412), readable before any decryption: a v3
+    client sends its msgID where v1/v2c put the request-id, so one engine matches both.
+    """
     try:
         pos = 2 if data[1] < 0x80 else 2 + (data[1] & 0x7F)
+        if data[pos + 1] == 1 and data[pos + 2] == 3:  # version 3: msgGlobalData's msgID
+            pos += 3
+            pos += 2 if data[pos + 1] < 0x80 else 2 + (data[pos + 1] & 0x7F)
+            n = data[pos + 1]
+            return int.from_bytes(data[pos + 2 : pos + 2 + n], "big", signed=True)
         pos += 2 + data[pos + 1]  # version
         n = data[pos + 1]
         pos += 2

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chmd.collect.snmp import ber
-from chmd.errors import CollectTimeout, ParseError, ProtocolError
+from chmd.errors import CollectError, CollectTimeout, ParseError, ProtocolError
 
 Address = tuple[str, int]
 
@@ -30,6 +30,7 @@ class _Pending:
     address: Address
     strangers: list[Address] = field(default_factory=list)  # answers from other addresses
     timer: asyncio.TimerHandle | None = None
+    decode: Callable[[bytes], ber.Response] = ber.decode_response
 
 
 @dataclass(slots=True)
@@ -138,10 +139,12 @@ class UdpEngine:
         if pending.future.done():
             return
         try:
-            pending.future.set_result(ber.decode_response(data))
+            pending.future.set_result(pending.decode(data))
         except ber.BerError as exc:
             self.stats.malformed += 1
             pending.future.set_exception(ParseError(f"malformed response: {exc}"))
+        except CollectError as exc:  # a decoder's verdict (SNMPv3: a usmStats report)
+            pending.future.set_exception(exc)
 
     async def request(
         self,
@@ -154,6 +157,7 @@ class UdpEngine:
         retries: int,
         loopback: bool = False,
         on_send: Callable[[], None] | None = None,
+        decode: Callable[[bytes], ber.Response] = ber.decode_response,
     ) -> ber.Response:
         """Send `message` (whose request-id is `request_id`) and return the decoded answer.
 
@@ -161,6 +165,8 @@ class UdpEngine:
         address that answered instead), ParseError on a malformed answer. The retry timer is
         a plain loop timer (no task per request: this is the hot path). `on_send` is called
         right before each try goes out (after any wait for a slot), for the rate timestamps.
+        `decode` turns the matching datagram into a Response (the SNMPv3 client passes one
+        that authenticates and decrypts); a CollectError it raises is the request's error.
         """
         self._bind_loop()
         assert self._slots is not None  # noqa: S101 - set by _bind_loop
@@ -168,7 +174,7 @@ class UdpEngine:
             transport = await self._transport(family, loopback)
             loop = asyncio.get_running_loop()
             future: asyncio.Future[ber.Response] = loop.create_future()
-            pending = _Pending(future, address)
+            pending = _Pending(future, address, decode=decode)
             self._pending[request_id] = pending
             tries_left = [retries]
 
