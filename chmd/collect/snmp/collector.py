@@ -38,6 +38,7 @@ from chmd.collect.snmp.tables import (
     text,
 )
 from chmd.collect.snmp.transport import UdpEngine
+from chmd.collect.snmp.v3client import UsmClient
 from chmd.errors import CollectError, ConfigError
 from chmd.inventory.schema import Device
 from chmd.model import CollectError as StepError
@@ -120,7 +121,9 @@ class SnmpCollector:
     def _client(self, device: Device, state: DeviceState) -> SnmpClient:
         target = SnmpTarget.of(device)
         if state.client is None or state.target != target:
-            if target.version == "3":
+            if target.version == "3" and UsmClient.supports(target):
+                state.client = UsmClient(target, self._udp)  # the v3 fast path
+            elif target.version == "3":  # pysnmp: the reference, for what UsmClient refuses
                 if self._pysnmp is None:
                     self._pysnmp = new_pysnmp_engine()
                 state.client = PysnmpClient(target, self._pysnmp)
