@@ -267,8 +267,41 @@ rouser       {v3s256} authpriv
 """
 
 
+# More snmpd v3 users, one per security level and protocol family chmd supports (same keys):
+# name -> (chmd auth_protocol, chmd priv_protocol). chmd's AES192/AES256 extend the key as
+# pysnmp's default and Cisco do (Reeder), which net-snmp calls AES-192-C/AES-256-C (its own
+# AES-192/AES-256 use the Blumenthal extension).
+SNMPD_V3_USERS: dict[str, tuple[str | None, str | None]] = {
+    "v3md5des": ("MD5", "DES"),
+    "v3md5aes256": ("MD5", "AES256"),
+    "v3shaaes192": ("SHA", "AES192"),
+    "v3sha224aes256": ("SHA224", "AES256"),
+    "v3sha384aes": ("SHA384", "AES"),
+    "v3sha512aes256": ("SHA512", "AES256"),
+    "v3shanopriv": ("SHA", None),
+    "v3noauth": (None, None),
+}
+_NETSNMP_AUTH = {"SHA224": "SHA-224", "SHA256": "SHA-256", "SHA384": "SHA-384", "SHA512": "SHA-512"}
+_NETSNMP_PRIV = {"AES192": "AES-192-C", "AES256": "AES-256-C"}
+
+
+def snmpd_v3_users_conf() -> str:
+    """createUser/rouser lines for SNMPD_V3_USERS."""
+    lines = []
+    for name, (auth, priv) in SNMPD_V3_USERS.items():
+        create = f"createUser {name}"
+        if auth:
+            create += f' {_NETSNMP_AUTH.get(auth, auth)} "{V3_AUTH_KEY}"'
+        if priv:
+            create += f' {_NETSNMP_PRIV.get(priv, priv)} "{V3_PRIV_KEY}"'
+        level = "authpriv" if priv else "auth" if auth else "noauth"
+        lines += [create, f"rouser {name} {level}"]
+    return "\n".join(lines) + "\n"
+
+
 class Snmpd(ManagedServer):
-    """Debian's net-snmp snmpd on one UDP port: v2c `public`, v3 users (SHA/AES, SHA-256/AES)."""
+    """Debian's net-snmp snmpd on one UDP port: v2c `public`, v3 users (SHA/AES, SHA-256/AES,
+    and SNMPD_V3_USERS)."""
 
     community = "public"
     v3_user = V3_USER
@@ -298,6 +331,7 @@ class Snmpd(ManagedServer):
                 auth=V3_AUTH_KEY,
                 priv=V3_PRIV_KEY,
             )
+            + snmpd_v3_users_conf()
         )
         # -f foreground, -C only our config, -m "" no MIB files, -I -smux no TCP :199 listener
         argv = [require_binary("snmpd", "/usr/sbin/snmpd"), "-f", "-m", "", "-I", "-smux"]

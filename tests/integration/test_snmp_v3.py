@@ -1,0 +1,260 @@
+"""UsmClient (the SNMPv3 fast path) against net-snmp snmpd and snmpsim, with pysnmp as reference."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import pytest
+from harness.aio import run_sync
+from harness.snmp import SNMPD_V3_USERS, Snmpd
+from helpers import poll_once
+
+from chmd.collect.snmp.ber import OID, VarBind
+from chmd.collect.snmp.client import SnmpTarget
+from chmd.collect.snmp.collector import SnmpCollector
+from chmd.collect.snmp.profiles import load_profiles
+from chmd.collect.snmp.pysnmp_client import PysnmpClient, close_pysnmp_engine, new_pysnmp_engine
+from chmd.collect.snmp.transport import UdpEngine
+from chmd.collect.snmp.v3client import UsmClient
+from chmd.configtypes import Secret
+from chmd.errors import AuthError, CollectError, CollectTimeout
+from chmd.inventory.schema import Device
+
+pytestmark = pytest.mark.integration
+T = TypeVar("T")
+PROFILES = load_profiles()
+SYSTEM: OID = (1, 3, 6, 1, 2, 1, 1)
+SYS_UPTIME: OID = (1, 3, 6, 1, 2, 1, 1, 3, 0)
+SYS_NAME: OID = (1, 3, 6, 1, 2, 1, 1, 5, 0)
+SYS_OBJECT_ID: OID = (1, 3, 6, 1, 2, 1, 1, 2, 0)
+IF_TABLE: OID = (1, 3, 6, 1, 2, 1, 2, 2, 1)
+IF_X_TABLE: OID = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1)
+# ifDescr, ifType, ifMtu, ifSpeed, ifPhysAddress, ifAdminStatus: static on the agent's host
+IF_STATIC = [(*IF_TABLE, column) for column in (2, 3, 4, 5, 6, 7)]
+# every (user, auth, priv) the harness's snmpd serves
+SNMPD_USERS = [
+    ("netmonv3", "SHA", "AES"),
+    ("netmonv3s256", "SHA256", "AES"),
+    *((name, auth, priv) for name, (auth, priv) in SNMPD_V3_USERS.items()),
+]
+
+
+def target(agent: Any, user: str, auth: str | None, priv: str | None, **changes: Any) -> SnmpTarget:
+    settings: dict[str, Any] = {
+        "host": agent.host,
+        "port": agent.port,
+        "version": "3",
+        "user": user,
+        "auth_protocol": auth,
+        "auth_key": Secret("authpass123") if auth else None,
+        "priv_protocol": priv,
+        "priv_key": Secret("privpass123") if priv else None,
+        "timeout_s": 1.0,
+        "retries": 1,
+    }
+    return SnmpTarget(**{**settings, **changes})
+
+
+def with_usm(t: SnmpTarget, work: Callable[[UsmClient], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = UdpEngine()
+        try:
+            return await work(UsmClient(t, engine))
+        finally:
+            await engine.aclose()
+
+    return run_sync(run())
+
+
+def with_pysnmp(t: SnmpTarget, work: Callable[[PysnmpClient], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = new_pysnmp_engine()
+        try:
+            return await work(PysnmpClient(t, engine))
+        finally:
+            close_pysnmp_engine(engine)
+
+    return run_sync(run())
+
+
+async def read_static(client: Any) -> tuple[list[VarBind], dict[OID, list[VarBind]]]:
+    """A GET and a GETBULK walk of values that do not move while the test runs."""
+    got = await client.get([SYS_NAME, SYS_OBJECT_ID])
+    walked = await client.walk([SYSTEM, *IF_STATIC])
+    walked[SYSTEM] = [vb for vb in walked[SYSTEM] if vb[0] != SYS_UPTIME]
+    return got, walked
+
+
+@pytest.mark.parametrize(("user", "auth", "priv"), SNMPD_USERS)
+def test_usm_client_reads_what_pysnmp_reads_on_snmpd(
+    snmpd: Any, user: str, auth: str | None, priv: str | None
+) -> None:
+    """For every security level and auth/priv protocol snmpd serves, UsmClient's GET and walk
+    return exactly PysnmpClient's varbinds."""
+    t = target(snmpd, user, auth, priv)
+    ours = with_usm(t, read_static)
+    reference = with_pysnmp(t, read_static)
+    assert ours == reference
+    assert ours[0][0][2] == b"ci-snmpd"
+    assert ours[1][IF_STATIC[0]]  # interfaces were read
+
+
+@pytest.mark.parametrize("context", ["iosxe_c9300", "nxos_n3k-3064pq"])
+def test_usm_client_reads_what_pysnmp_reads_on_snmpsim(snmpsim: Any, context: str) -> None:
+    """snmpsim's v3 user with a recording as context: UsmClient walks ifTable and ifXTable
+    to the same varbinds as PysnmpClient."""
+    t = target(snmpsim, "netmonv3", "SHA", "AES", context=context, timeout_s=3.0)
+
+    async def walk(client: Any) -> dict[OID, list[VarBind]]:
+        return dict(await client.walk([IF_TABLE, IF_X_TABLE]))
+
+    ours = with_usm(t, walk)
+    assert ours == with_pysnmp(t, walk)
+    assert len(ours[IF_TABLE]) > 100
+
+
+def test_wrong_auth_key_is_authentication_failure(snmpd: Any) -> None:
+    """A wrong auth key gets snmpd's usmStatsWrongDigests report: AuthError, no key in it."""
+    t = target(snmpd, "netmonv3", "SHA", "AES", auth_key=Secret("wrong-pass-123"))
+    with pytest.raises(AuthError) as caught:
+        with_usm(t, lambda c: c.get([SYS_NAME]))
+    assert "authentication failed" in str(caught.value)
+    assert "wrong digest" in str(caught.value)
+    assert "wrong-pass-123" not in str(caught.value)
+
+
+def test_wrong_priv_key_is_a_clear_error_not_a_timeout(snmpd: Any) -> None:
+    """snmpd drops what it cannot decrypt; the unauthenticated probe turns that into an
+    AuthError naming the privacy key (not a CollectTimeout)."""
+    t = target(snmpd, "netmonv3", "SHA", "AES", priv_key=Secret("wrong-priv-123"))
+    with pytest.raises(AuthError, match="privacy key") as caught:
+        with_usm(t, lambda c: c.get([SYS_NAME]))
+    assert not isinstance(caught.value, CollectTimeout)
+    assert "wrong-priv-123" not in str(caught.value)
+
+
+def test_unknown_user_is_authentication_failure(snmpd: Any) -> None:
+    """An unknown user gets usmStatsUnknownUserNames: AuthError naming it."""
+    with pytest.raises(AuthError, match="unknown user name"):
+        with_usm(target(snmpd, "nobody", "SHA", "AES"), lambda c: c.get([SYS_NAME]))
+
+
+def test_security_level_above_the_users_is_authentication_failure(snmpd: Any) -> None:
+    """authPriv for a user snmpd knows without privacy: usmStatsUnsupportedSecLevels."""
+    t = target(snmpd, "v3shanopriv", "SHA", "AES")
+    with pytest.raises(AuthError, match="unsupported security level"):
+        with_usm(t, lambda c: c.get([SYS_NAME]))
+
+
+def test_dead_port_is_a_timeout() -> None:
+    """No agent at all: CollectTimeout (the probe is not answered either)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t = SnmpTarget(
+        host="127.0.0.1", port=port, version="3", user="netmonv3", auth_protocol="SHA",
+        auth_key=Secret("authpass123"), timeout_s=0.3, retries=0,
+    )  # fmt: skip
+    with pytest.raises(CollectTimeout):
+        with_usm(t, lambda c: c.get([SYS_NAME]))
+
+
+def v3_device(agent: Any, user: str = "netmonv3", auth: str = "SHA", priv: str = "AES") -> Device:
+    return Device.model_validate(
+        {
+            "name": "v3dev",
+            "host": agent.host,
+            "timeout": 20,
+            "snmp": {
+                "version": "3",
+                "port": agent.port,
+                "user": user,
+                "auth_protocol": auth,
+                "auth_key": "authpass123",
+                "priv_protocol": priv,
+                "priv_key": "privpass123",
+                "timeout": 2,
+                "retries": 1,
+            },
+        }
+    )
+
+
+def test_collector_polls_v3_through_the_fast_path(snmpd: Any) -> None:
+    """The collector picks UsmClient for a v3 device and the poll reads interfaces."""
+    collector = SnmpCollector(PROFILES)
+    dev = v3_device(snmpd, "v3md5des", "MD5", "DES")
+    result = poll_once(collector, dev)
+    assert result.errors == ()
+    assert isinstance(collector.state(dev.name).client, UsmClient)
+    assert any(s.measurement == "interface" for s in result.samples)
+
+
+def test_agent_restart_recovers_without_an_error(tmp_path: Any) -> None:
+    """snmpd restarts (its engine starts over: a new engine ID or boots, its clock from 0):
+    the next poll rediscovers/resyncs inside the request and succeeds with no error."""
+    agent = Snmpd(tmp_path).start()
+    try:
+        dev = v3_device(agent)
+        collector = SnmpCollector(PROFILES)
+
+        async def polls() -> tuple[Any, Any, tuple[bytes, int], tuple[bytes, int]]:
+            try:
+                first = await collector.poll(dev)
+                client = collector.state(dev.name).client
+                assert isinstance(client, UsmClient)
+                assert client._peer is not None
+                before = (client._peer.engine_id, client._peer.boots)
+                agent.restart()
+                second = await collector.poll(dev)
+                after = (client._peer.engine_id, client._peer.boots)
+                return first, second, before, after
+            finally:
+                await collector.aclose()
+
+        first, second, before, after = run_sync(polls())
+        assert first.errors == ()
+        assert second.errors == ()
+        assert second.ok
+        assert after != before  # the agent really is a new engine incarnation
+    finally:
+        agent.close()
+
+
+@pytest.mark.parametrize(("boots", "seconds"), [(0, 3600), (0, -3600), (5, 0)])
+def test_clock_out_of_window_resyncs_from_the_report(snmpd: Any, boots: int, seconds: int) -> None:
+    """With our estimate of the agent's clock off by an hour (or its boots wrong), snmpd's
+    authenticated usmStatsNotInTimeWindows report resyncs it and the request succeeds."""
+    t = target(snmpd, "netmonv3", "SHA", "AES")
+
+    async def skewed(client: UsmClient) -> list[VarBind]:
+        await client.get([SYS_NAME])  # discovered and in sync
+        assert client._peer is not None
+        real = (client._peer.boots, client._peer.time)
+        client._peer.boots += boots
+        client._peer.time = max(0, client._peer.time + seconds)
+        client._peer.latest_time = client._peer.time
+        got = await client.get([SYS_NAME])
+        assert client._peer.boots == real[0]
+        return got
+
+    assert with_usm(t, skewed)[0][2] == b"ci-snmpd"
+
+
+def test_wrong_key_through_the_collector_names_auth_not_timeout(snmpd: Any) -> None:
+    """Through the collector a wrong privacy key ends the poll with reason `auth`."""
+    dev = v3_device(snmpd)
+    snmp = dev.snmp.model_copy(update={"priv_key": Secret("wrong-priv-123")})  # type: ignore[union-attr]
+    dev = dev.model_copy(update={"snmp": snmp})
+    result = poll_once(SnmpCollector(PROFILES), dev)
+    assert [(e.reason, e.step) for e in result.errors] == [("auth", "get system")]
+
+
+def test_unsupported_target_falls_back_to_pysnmp(snmpd: Any) -> None:
+    """A v3 target UsmClient refuses (here: no user) never reaches it: `supports` is False."""
+    t = target(snmpd, "", "SHA", "AES")
+    assert not UsmClient.supports(t)
+    with pytest.raises(CollectError):
+        UsmClient(t, UdpEngine())
