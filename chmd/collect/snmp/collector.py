@@ -32,7 +32,6 @@ from chmd.collect.snmp.pysnmp_client import PysnmpClient, close_pysnmp_engine, n
 from chmd.collect.snmp.tables import (
     Context,
     index_rows,
-    row_times,
     scalar_samples,
     table_samples,
     text,
@@ -280,7 +279,7 @@ class SnmpCollector:
         columns = table.fields + (table.fallbacks if state.fallbacks.get(table.name) else ())
         timed = [c.oid for c in (*table.fields, *table.fallbacks) if c.kind == "counter"]
         walked = await client.walk([c.oid for c in columns], timed)
-        rows = index_rows(columns, walked)
+        rows, read_at = index_rows(columns, walked, client.row_times)
         if table.fallbacks and not state.fallbacks.get(table.name):
             primaries = [c for c in table.fields if c.fallback]
             if any(c.name not in row for row in rows.values() for c in primaries):
@@ -289,8 +288,7 @@ class SnmpCollector:
                 state.fallbacks[table.name] = True
                 columns = table.fields + table.fallbacks
                 walked = await client.walk([c.oid for c in columns], timed)
-                rows = index_rows(columns, walked)
-        read_at = row_times(columns, walked, client.row_times)
+                rows, read_at = index_rows(columns, walked, client.row_times)
         labels = await self._labels(client, state, table, system, set(rows), ctx.now, step)
         step[0] = f"walk {table.name}"
         if state.row_sets.get(table.name) != (current := frozenset(rows)):

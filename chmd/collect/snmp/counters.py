@@ -16,7 +16,8 @@ Semantics (the contract in docs/snmp.md):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable, MutableMapping
+from typing import Any
 
 WRAP32 = 1 << 32
 WRAP64 = 1 << 64
@@ -42,10 +43,15 @@ def restarted(prev_ticks: int, prev_at: float, ticks: int, now: float) -> bool:
 
 
 class RateTracker:
-    """Baselines of one device's counters; `stats` counts why rates were withheld."""
+    """Baselines of one device's counters; `stats` counts why rates were withheld.
+
+    Baselines are kept per row (`(row, field)` keys), so dropping a row's baselines on a
+    discontinuity is one dict operation, and `rates_into` reads a whole row's counters with
+    one lookup of the row.
+    """
 
     def __init__(self) -> None:
-        self._last: dict[Hashable, tuple[int, float]] = {}
+        self._rows: dict[Hashable, dict[Hashable, tuple[int, float]]] = {}
         self._uptime: tuple[int, float] | None = None
         self._discontinuity: dict[Hashable, int] = {}
         self.stats: Counter[str] = Counter()
@@ -56,7 +62,7 @@ class RateTracker:
             return False
         previous, self._uptime = self._uptime, (ticks, now)
         if previous is not None and restarted(previous[0], previous[1], ticks, now):
-            self._last.clear()
+            self._rows.clear()
             self._discontinuity.clear()
             self.stats["restart"] += 1
             return True
@@ -69,15 +75,14 @@ class RateTracker:
         previous = self._discontinuity.get(row)
         self._discontinuity[row] = value
         if previous is not None and previous != value:
-            for key in [k for k in self._last if isinstance(k, tuple) and k[:1] == (row,)]:
-                del self._last[key]
+            self._rows.pop(row, None)
             self.stats["discontinuity"] += 1
             return True
         return False
 
     def rate(
         self,
-        key: Hashable,
+        key: tuple[Hashable, Hashable],
         value: int,
         bits: int,
         now: float,
@@ -85,27 +90,47 @@ class RateTracker:
     ) -> float | None:
         """Per-second increase since the last reading of `key`, or None (counted why).
 
-        Use keys `(row, field)` so `observe_discontinuity(row, …)` can drop a row.
+        Keys are `(row, field)` so `observe_discontinuity(row, …)` can drop a row.
         """
-        previous = self._last.get(key)
-        self._last[key] = (value, now)
-        if previous is None:
-            return None
-        prev_value, prev_at = previous
-        elapsed = now - prev_at
-        if elapsed <= 0:
-            return None
-        delta = counter_delta(prev_value, value, bits)
-        if delta is None:
-            self.stats["reset"] += 1
-            return None
-        if value < prev_value:
-            self.stats["wrap"] += 1
-        per_s = delta / elapsed
-        if max_per_s is not None and max_per_s > 0 and per_s > max_per_s:
-            self.stats["over_speed"] += 1
-            return None
-        return per_s
+        out: dict[str, float] = {}
+        self.rates_into(key[0], [(key[1], "rate", value, bits, now, max_per_s)], out)
+        return out.get("rate")
+
+    def rates_into(
+        self,
+        row: Hashable,
+        readings: Iterable[tuple[Hashable, str, int, int, float, float | None]],
+        out: MutableMapping[str, Any],
+    ) -> None:
+        """`rate((row, field), value, bits, now, max_per_s)` for each reading
+        `(field, out_name, value, bits, now, max_per_s)` of one row; every rate that is not
+        withheld is stored as `out[out_name]`. One lookup of the row for all its counters."""
+        baselines = self._rows.get(row)
+        if baselines is None:
+            baselines = self._rows[row] = {}
+        stats = self.stats
+        for field, out_name, value, bits, now, max_per_s in readings:
+            previous = baselines.get(field)
+            baselines[field] = (value, now)
+            if previous is None:
+                continue
+            prev_value, prev_at = previous
+            elapsed = now - prev_at
+            if elapsed <= 0:
+                continue
+            if value >= prev_value:
+                delta = value - prev_value
+            elif bits == 32:  # counter_delta, inline: this runs for every counter of a poll
+                delta = value + WRAP32 - prev_value
+                stats["wrap"] += 1
+            else:
+                stats["reset"] += 1
+                continue
+            per_s = delta / elapsed
+            if max_per_s is not None and max_per_s > 0 and per_s > max_per_s:
+                stats["over_speed"] += 1
+                continue
+            out[out_name] = per_s
 
     def forget_rows(self, table: str, keep: set[Hashable]) -> None:
         """Drop baselines of `table`'s rows not in `keep` (interfaces that disappeared).
@@ -113,16 +138,13 @@ class RateTracker:
         Keys are `((table, index), field)`; rows are `(table, index)`.
         """
         gone = [
-            k
-            for k in self._last
-            if isinstance(k, tuple)
-            and isinstance(k[0], tuple)
-            and k[0][:1] == (table,)
-            and k[0] not in keep
+            row
+            for row in self._rows
+            if isinstance(row, tuple) and row[:1] == (table,) and row not in keep
         ]
-        for key in gone:
-            del self._last[key]
-            self._discontinuity.pop(key[0], None)
+        for row in gone:
+            del self._rows[row]
+            self._discontinuity.pop(row, None)
 
 
 def utilisation_percent(octets_per_s: float | None, speed_bps: float | None) -> float | None:

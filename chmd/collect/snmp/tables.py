@@ -6,10 +6,11 @@ is not readable (most recordings lack ifIndex) are indexed from any column prese
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from chmd.collect.fieldtypes import typed_fields
+from chmd.collect.fieldtypes import field_type, typed_fields
 from chmd.collect.snmp import ber
 from chmd.collect.snmp.ber import OID, VarBind
 from chmd.collect.snmp.counters import RateTracker, utilisation_percent
@@ -17,8 +18,9 @@ from chmd.collect.snmp.profiles import Column, Scalars, Table
 from chmd.model import FieldValue, Sample
 
 Index = tuple[int, ...]
-Row = dict[str, tuple[int, object]]  # column name → (BER tag, raw value)
+Row = dict[str, VarBind]  # column name → the varbind that carried it (OID, BER tag, raw value)
 Fields = dict[str, FieldValue]
+ReadTimes = dict[str, dict[Index, float]]  # counter column → index → when it was read
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,34 +35,47 @@ class Context:
 
 
 def index_rows(
-    columns: tuple[Column, ...], walked: Mapping[OID, list[VarBind]]
-) -> dict[Index, Row]:
-    """Group varbinds of several columns by index (the union of the indexes seen)."""
-    rows: dict[Index, Row] = {}
-    for column in columns:
-        n = len(column.oid)
-        for oid, tag, value in walked.get(column.oid, ()):
-            if tag in ber.EXCEPTIONS:
-                continue
-            rows.setdefault(oid[n:], {})[column.name] = (tag, value)
-    return rows
-
-
-def row_times(
     columns: tuple[Column, ...],
     walked: Mapping[OID, list[VarBind]],
-    times: Mapping[OID, list[float]],
-) -> dict[str, dict[Index, float]]:
-    """When each counter was read, per column and index (columns drift apart in a walk)."""
-    out: dict[str, dict[Index, float]] = {}
+    times: Mapping[OID, list[float]] | None = None,
+) -> tuple[dict[Index, Row], ReadTimes]:
+    """Group varbinds of several columns by index (the union of the indexes seen), and when
+    each counter was read, per column and index (columns drift apart in a walk).
+
+    `times` are the walk's `row_times` (one stamp per varbind of a timed column)."""
+    rows: dict[Index, Row] = {}
+    read_at: ReadTimes = {}
+    exceptions = ber.EXCEPTIONS
     for column in columns:
-        stamps = times.get(column.oid)
+        n = len(column.oid)
+        name = column.name
+        vbs = walked.get(column.oid, ())
+        stamps = times.get(column.oid) if times else None
         if stamps:
-            n = len(column.oid)
-            out[column.name] = {
-                vb[0][n:]: at for vb, at in zip(walked.get(column.oid, ()), stamps, strict=False)
-            }
-    return out
+            n_stamped = len(stamps)
+            at_of = read_at[name] = {}
+            for i, vb in enumerate(vbs):
+                index = vb[0][n:]
+                if i < n_stamped:
+                    at_of[index] = stamps[i]
+                if vb[1] in exceptions:
+                    continue
+                row = rows.get(index)
+                if row is None:
+                    rows[index] = {name: vb}
+                else:
+                    row[name] = vb
+            continue
+        for vb in vbs:
+            if vb[1] in exceptions:
+                continue
+            index = vb[0][n:]
+            row = rows.get(index)
+            if row is None:
+                rows[index] = {name: vb}
+            else:
+                row[name] = vb
+    return rows, read_at
 
 
 def text(value: object) -> str:
@@ -85,12 +100,96 @@ def convert(column: Column, tag: int, value: object) -> FieldValue | None:
     return value
 
 
-def _tag_value(
-    spec_name: str,
-    index: Index,
-    labels: Mapping[str, Mapping[Index, str]],
-) -> str:
-    return labels.get(spec_name, {}).get(index, "")
+# How `table_samples` turns one raw value into a field (worked out once per column):
+_PLAIN, _TO_FLOAT, _SCALED, _ENUM, _STRING = range(5)
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldPlan:
+    mode: int
+    scale: float = 1.0
+    wanted: type[int] | type[float] | None = None  # the field's one type (fieldtypes.py)
+    values: Mapping[int, str] | None = None  # enum texts
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """What `table_samples` needs of a table, worked out once per table (not per row)."""
+
+    plans: dict[str, _FieldPlan]
+    counters: tuple[tuple[str, str, bool], ...]  # (column, rate field, bounded by speed)
+    derive: Callable[[Fields, Row, dict[str, str]], None] | None
+    typed_after: bool  # fields coerced by `typed_fields` after derive (else per column)
+    interface: bool
+
+
+_LAYOUTS: dict[int, tuple[Table, _Layout]] = {}
+
+
+def _layout(table: Table) -> _Layout:
+    cached = _LAYOUTS.get(id(table))
+    if cached is not None and cached[0] is table:
+        return cached[1]
+    columns = {c.name: c for c in (*table.fields, *table.fallbacks)}
+    # A derive that reads or reshapes fields sees them uncoerced, as `typed_fields` ran last;
+    # the interface derive only reads the speed columns, so it can take coerced fields when
+    # those are plain integers either way.
+    interface = table.derive == "interface"
+    typed_after = table.derive is not None and not (
+        interface and all(_plain(columns[n]) for n in ("ifHighSpeed", "ifSpeed") if n in columns)
+    )
+    plans = {
+        name: _plan(column, None if typed_after else field_type(table.measurement, name))
+        for name, column in columns.items()
+    }
+    counters = tuple(
+        (c.name, f"{c.name}_rate", "Octets" in c.name)
+        for c in columns.values()
+        if c.kind == "counter"
+    )
+    layout = _Layout(plans, counters, DERIVES.get(table.derive or ""), typed_after, interface)
+    if len(_LAYOUTS) > 10_000:  # profiles are loaded once; reloads make new tables
+        _LAYOUTS.clear()
+    _LAYOUTS[id(table)] = (table, layout)
+    return layout
+
+
+def _plain(column: Column) -> bool:
+    """Converted to the raw integer, unchanged (what `typed_fields` leaves alone too)."""
+    kind = column.kind
+    return column.scale == 1.0 and (
+        kind in ("gauge", "counter") or (kind == "enum" and not column.values)
+    )
+
+
+def _plan(column: Column, wanted: type[int] | type[float] | None) -> _FieldPlan:
+    if column.kind == "string":
+        return _FieldPlan(_STRING)
+    if column.kind == "enum" and column.values:
+        return _FieldPlan(_ENUM, values=dict(column.values))
+    if column.scale != 1.0:
+        return _FieldPlan(_SCALED, column.scale, wanted)
+    return _FieldPlan(_TO_FLOAT if wanted is float else _PLAIN)
+
+
+def _converted(plan: _FieldPlan, value: object) -> FieldValue | None:
+    """`convert` with the field's declared type applied (as `typed_fields` would)."""
+    mode = plan.mode
+    if mode == _STRING:
+        return text(value)
+    if not isinstance(value, int):
+        return None
+    if mode == _PLAIN:
+        return value
+    if mode == _TO_FLOAT:
+        return float(value)
+    if mode == _ENUM:
+        assert plan.values is not None  # noqa: S101 - set for _ENUM
+        return plan.values.get(value, str(value))
+    scaled = value * plan.scale
+    if plan.wanted is int:
+        return round(scaled) if math.isfinite(scaled) else None
+    return scaled
 
 
 def table_samples(
@@ -102,38 +201,44 @@ def table_samples(
     read_at: Mapping[str, Mapping[Index, float]] | None = None,
 ) -> list[Sample]:
     """One Sample per row: index/label/static tags, converted fields, rates, derived fields."""
+    layout = _layout(table)
     samples = []
     base = {**ctx.extra_tags, "device": ctx.device, "agent_host": ctx.agent_host}
     base.update(table.static_tags)
-    derive = DERIVES.get(table.derive or "")
-    by_name = {c.name: c for c in (*table.fields, *table.fallbacks)}
-    counters = [
-        (c.name, f"{c.name}_rate", "Octets" in c.name)
-        for c in (*table.fields, *table.fallbacks)
-        if c.kind == "counter"
-    ]
+    tag_specs = [(spec.name, labels.get(spec.name, {}), spec.default) for spec in table.tags]
+    plans = layout.plans
+    derive = layout.derive
+    measurement = table.measurement
+    time_ns = ctx.time_ns
     for index, row in rows.items():
-        tags = dict(base)
+        tags = base.copy()
         _index_tags(table, index, tags)
-        for tag_spec in table.tags:
-            value = _tag_value(tag_spec.name, index, labels)
-            if not value and tag_spec.default:
-                value = tag_spec.default.format(index=ber.format_oid(index))
-            if value:
-                tags[tag_spec.name] = value
+        for tag_name, values, default in tag_specs:
+            label = values.get(index, "")
+            if not label and default:
+                label = default.format(index=ber.format_oid(index))
+            if label:
+                tags[tag_name] = label
         if table.keep and not all(rx.search(tags.get(t, "")) for t, rx in table.keep):
             continue
         fields: Fields = {}
-        for name, (tag, raw) in row.items():
-            column = by_name.get(name)
-            if column is not None and (converted := convert(column, tag, raw)) is not None:
+        for name, vb in row.items():
+            plan = plans.get(name)
+            if plan is None:
+                continue
+            raw = vb[2]
+            if plan.mode == _PLAIN:  # the common case, inline
+                if isinstance(raw, int):
+                    fields[name] = raw
+            elif (converted := _converted(plan, raw)) is not None:
                 fields[name] = converted
         if derive is not None:
             derive(fields, row, tags)
-        _rates(table, counters, index, row, fields, tracker, ctx.now, read_at or {})
+        _rates(table, layout, index, row, fields, tracker, ctx.now, read_at or {})
         if fields:
-            typed_fields(table.measurement, fields)
-            samples.append(Sample(table.measurement, tags, fields, ctx.time_ns))
+            if layout.typed_after:
+                typed_fields(measurement, fields)
+            samples.append(Sample(measurement, tags, fields, time_ns))
     return samples
 
 
@@ -142,14 +247,17 @@ def _index_tags(table: Table, index: Index, tags: dict[str, str]) -> None:
     if not names:
         tags["index"] = ber.format_oid(index)
     elif len(names) == len(index):
-        tags.update(zip(names, map(str, index), strict=True))
+        if len(index) == 1:
+            tags[names[0]] = str(index[0])
+        else:
+            tags.update(zip(names, map(str, index), strict=True))
     else:
         tags[names[0]] = ber.format_oid(index)
 
 
 def _rates(
     table: Table,
-    counters: list[tuple[str, str, bool]],
+    layout: _Layout,
     index: Index,
     row: Row,
     fields: Fields,
@@ -159,23 +267,34 @@ def _rates(
 ) -> None:
     """`<counter>_rate` for every counter of the row (name, rate name, bounded by speed)."""
     row_key = (table.name, index)
-    if "ifCounterDiscontinuityTime" in row:
-        value = row["ifCounterDiscontinuityTime"][1]
+    discontinuity = row.get("ifCounterDiscontinuityTime")
+    if discontinuity is not None:
+        value = discontinuity[2]
         tracker.observe_discontinuity(row_key, value if isinstance(value, int) else None)
-    speed_bps = _speed_bps(fields) if table.derive == "interface" else None
+    speed_bps = _speed_bps(fields) if layout.interface else None
     octet_bound = speed_bps / 8.0 if speed_bps else None
-    for name, rate_name, octets_column in counters:
+    counter32 = ber.COUNTER32
+    readings = []
+    for name, rate_name, octets_column in layout.counters:
         cell = row.get(name)
-        if cell is None or not isinstance(cell[1], int):
+        if cell is None:
+            continue
+        value = cell[2]
+        if not isinstance(value, int):
             continue
         times = read_at.get(name)
-        at = times.get(index, now) if times else now
-        bits = 32 if cell[0] == ber.COUNTER32 else 64
-        bound = octet_bound if octets_column else None
-        rate = tracker.rate((row_key, name), cell[1], bits, at, bound)
-        if rate is not None:
-            fields[rate_name] = rate
-    if table.derive == "interface":
+        readings.append(
+            (
+                name,
+                rate_name,
+                value,
+                32 if cell[1] == counter32 else 64,
+                times.get(index, now) if times else now,
+                octet_bound if octets_column else None,
+            )
+        )
+    tracker.rates_into(row_key, readings, fields)
+    if layout.interface:
         for direction, hc, low in (
             ("in", "ifHCInOctets", "ifInOctets"),
             ("out", "ifHCOutOctets", "ifOutOctets"),
