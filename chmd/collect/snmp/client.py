@@ -13,11 +13,14 @@ non-increasing OIDs and cap endless tables.
 
 from __future__ import annotations
 
+import operator
 import socket
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 from typing import Protocol
 
 from chmd.collect.snmp import ber
@@ -221,22 +224,46 @@ class _Requester(ABC):
             n = len(column)
             last = cursor[column]
             out = rows[column]
-            ended = False
-            for vb in vbs[position::width]:  # GETBULK answers row-major: this column's varbinds
-                oid = vb[0]
-                if vb[1] == end_of_view or oid[:n] != column:
-                    ended = True
-                    break
-                if oid <= last:
-                    raise ProtocolError(f"agent returned non-increasing OID {ber.format_oid(oid)}")
-                last = oid
-                out.append(vb)
-            if len(out) >= MAX_ROWS:
-                raise ProtocolError(f"table {ber.format_oid(column)} exceeds {MAX_ROWS} rows")
-            if ended:
+            stride = vbs[position::width]  # GETBULK answers row-major: this column's varbinds
+            if (
+                stride
+                and stride[-1][0][:n] == column
+                and end_of_view not in map(_tag_of, stride)
+                and all(map(_less, chain((last,), map(_oid_of, stride)), map(_oid_of, stride)))
+            ):
+                # the common case, checked in C: every OID increases and the last is still in
+                # the column (so all are: a column's OIDs are one interval in OID order)
+                out.extend(stride)
+                cursor[column] = stride[-1][0]
+            elif (moved := _Requester._consume_slowly(column, last, stride, out)) is None:
                 del cursor[column]
             else:
-                cursor[column] = last
+                cursor[column] = moved
+            if len(out) >= MAX_ROWS:
+                raise ProtocolError(f"table {ber.format_oid(column)} exceeds {MAX_ROWS} rows")
+
+    @staticmethod
+    def _consume_slowly(
+        column: OID, last: OID, stride: list[VarBind], out: list[VarBind]
+    ) -> OID | None:
+        """One varbind at a time: the column's new cursor, or None where it ends (at
+        endOfMibView or the first OID outside it). A non-increasing OID raises."""
+        n = len(column)
+        end_of_view = ber.END_OF_MIB_VIEW
+        for vb in stride:
+            oid = vb[0]
+            if vb[1] == end_of_view or oid[:n] != column:
+                return None
+            if oid <= last:
+                raise ProtocolError(f"agent returned non-increasing OID {ber.format_oid(oid)}")
+            last = oid
+            out.append(vb)
+        return last
+
+
+_tag_of = itemgetter(1)
+_oid_of = itemgetter(0)
+_less = operator.lt
 
 
 class FastClient(_Requester):
