@@ -12,6 +12,7 @@ Run from the repo root: `python bench/bench_snmp.py [--seconds S]`.
   - `snmpbulkwalk` (net-snmp C): CPU of the child processes;
   - chmd multi-column GETBULK walk and packed GETs (the fast v1/v2c path): this process's CPU;
   - pysnmp 7.1 through the same interface (the reference);
+  - SNMPv3 authPriv SHA/AES walks: UsmClient (chmd's v3 fast path) beside pysnmp;
   - one full `SnmpCollector.poll` of the device with the shipped profiles, giving CPU per poll
     and devices per core at a 60 s interval;
   - prometheus-snmp-exporter (Go), if installed, scraping the same columns: its process CPU.
@@ -52,11 +53,13 @@ from chmd.collect.snmp.pysnmp_client import (  # noqa: E402
     new_pysnmp_engine,
 )
 from chmd.collect.snmp.transport import UdpEngine  # noqa: E402
+from chmd.collect.snmp.v3client import UsmClient  # noqa: E402
 from chmd.configtypes import Secret  # noqa: E402
 from chmd.inventory.schema import Device  # noqa: E402
 
 VETH_PAIRS = 50
 COMMUNITY = "public"
+V3_USER, V3_AUTH, V3_PRIV = "benchv3", "authpass123", "privpass123"  # SNMPv3 authPriv SHA/AES
 
 
 def string_columns() -> list[ber.OID]:
@@ -95,6 +98,8 @@ def snmpd(base: Path) -> Iterator[int]:
         f"agentAddress udp:127.0.0.1:{port}\n"
         "sysName chmd-bench\n"
         f"rocommunity {COMMUNITY} 127.0.0.1\n"
+        f'createUser {V3_USER} SHA "{V3_AUTH}" AES "{V3_PRIV}"\n'
+        f"rouser {V3_USER} authpriv\n"
     )
     proc = subprocess.Popen(
         [
@@ -204,6 +209,40 @@ def target(port: int) -> SnmpTarget:
     return SnmpTarget(
         host="127.0.0.1", port=port, community=Secret(COMMUNITY), timeout_s=2, retries=2
     )
+
+
+def v3_target(port: int) -> SnmpTarget:
+    return SnmpTarget(
+        host="127.0.0.1",
+        port=port,
+        version="3",
+        user=V3_USER,
+        auth_protocol="SHA",
+        auth_key=Secret(V3_AUTH),
+        priv_protocol="AES",
+        priv_key=Secret(V3_PRIV),
+        timeout_s=2,
+        retries=2,
+    )
+
+
+async def bench_v3(port: int, columns: list[ber.OID], seconds: float) -> dict[str, Any]:
+    """SNMPv3 authPriv SHA/AES walks: UsmClient (fast path) beside PysnmpClient."""
+    out: dict[str, Any] = {}
+    engine = UdpEngine()
+    try:
+        cpu, vbs, _ = await bench_walk(UsmClient(v3_target(port), engine), columns, seconds)
+        out[V3_WALK] = (cpu, vbs)
+    finally:
+        await engine.aclose()
+    engine_py = new_pysnmp_engine()
+    try:
+        ref = PysnmpClient(v3_target(port), engine_py)
+        cpu, vbs, _ = await bench_walk(ref, columns, seconds)
+        out[V3_PYSNMP] = (cpu, vbs)
+    finally:
+        close_pysnmp_engine(engine_py)
+    return out
 
 
 async def bench_walk(client: Any, columns: list[ber.OID], seconds: float) -> tuple[float, int, int]:
@@ -374,6 +413,7 @@ def inner(seconds: float, note: str) -> None:
                 results["pysnmp 7.1 GETBULK walk (reference)"] = (cpu, vbs)
             finally:
                 close_pysnmp_engine(engine_py)
+            results.update(await bench_v3(port, columns, seconds))
             cpu, vbs, polls, samples = await bench_poll(port, seconds)
             results["chmd full device poll (all profiles)"] = (cpu, vbs)
             poll_cpu = cpu / max(1, polls)
@@ -401,6 +441,8 @@ def inner(seconds: float, note: str) -> None:
 EXPORTER = "prometheus-snmp-exporter 0.21 (Go)"
 NATIVE = "snmpbulkwalk ifTable+ifXTable (C)"
 WALK = "chmd GETBULK walk (fast path)"
+V3_WALK = "chmd v3 walk authPriv SHA/AES (UsmClient)"
+V3_PYSNMP = "pysnmp 7.1 v3 walk authPriv SHA/AES"
 
 
 def report(results: dict[str, tuple[float, int]], per_walk: int) -> None:
@@ -415,6 +457,11 @@ def report(results: dict[str, tuple[float, int]], per_walk: int) -> None:
     verdict = "met" if walk_us <= 3 else "NOT met"
     print(f"\nwalk of the interface tables: {per_walk} varbinds per walk")
     print(f"goal <= 3 us CPU per varbind: chmd walk {walk_us:.2f} us -> {verdict}")
+    if V3_WALK in results:
+        v3_us, py_us = us(*results[V3_WALK]), us(*results[V3_PYSNMP])
+        verdict = "met" if v3_us <= 3 else "NOT met"
+        print(f"SNMPv3 authPriv walk: UsmClient {v3_us:.2f} us, pysnmp {py_us:.2f} us per varbind")
+        print(f"  pysnmp / UsmClient: {py_us / v3_us:.1f}x; goal <= 3 us -> {verdict}")
     if EXPORTER in results:
         exp_us = us(*results[EXPORTER])
         print(f"snmp_exporter / chmd walk CPU per varbind: {exp_us / walk_us:.2f}")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
 from hashlib import md5, sha1, sha224, sha256, sha384, sha512
 from typing import Any
 
 import pytest
+from cryptography.hazmat.decrepit.ciphers.modes import CFB
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyasn1.codec.ber import decoder
@@ -501,3 +504,24 @@ def test_user_repr_shows_no_password() -> None:
     assert "authpass123" not in repr(u)
     assert "privpass123" not in repr(u)
     assert keys.auth.hex() not in repr(keys)
+
+
+@pytest.mark.parametrize("auth", list(PYSNMP_AUTH))
+@pytest.mark.parametrize("size", [0, 1, 15, 16, 17, 1450])
+def test_cached_hmac_and_cfb_equal_the_library_ones(auth: str, size: int) -> None:
+    """The cached-pad HMAC equals hmac.digest and the ECB-based CFB decryption equals a
+    CFB decryptor, for every hash and lengths around the block size."""
+    spec = usm.AUTH_PROTOCOLS[auth]
+    key = usm.keys_for(user(auth, "AES256"), ENGINE)
+    data = bytes(range(256)) * 6
+    data = data[:size]
+    assert usm.hmac_digest(key.auth, spec.hash_name, data) == hmac.digest(
+        key.auth, data, spec.hash_name
+    )
+    iv = bytes(range(16))
+    reference = Cipher(algorithms.AES(key.priv), CFB(iv)).decryptor()
+    expected = reference.update(data) + reference.finalize()
+    assert (
+        usm.decrypt(usm.PRIV_PROTOCOLS["AES256"], key.priv, 0x00010203, 0x04050607, iv[8:], data)
+        == expected
+    )

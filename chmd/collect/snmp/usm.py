@@ -20,7 +20,7 @@ import functools
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.decrepit.ciphers.modes import CFB
@@ -210,8 +210,56 @@ def decrypt(priv: PrivSpec, key: bytes, boots: int, time: int, params: bytes, da
         if len(params) != 8:
             raise BerError("bad AES privacy parameters")
         iv = boots.to_bytes(4, "big") + time.to_bytes(4, "big") + params
-        decryptor = Cipher(algorithms.AES(key), CFB(iv)).decryptor()
+        # CFB-128 decryption is P = C xor E(IV | C[:-1 block]): one ECB pass on a context
+        # kept per key, rather than a new cipher context per message (the hot path)
+        n = len(data)
+        stream = _aes_block(key).update(iv + data[: (n - 1) // 16 * 16] if n else b"")
+        return (int.from_bytes(data, "big") ^ int.from_bytes(stream[:n], "big")).to_bytes(n, "big")
     return decryptor.update(data) + decryptor.finalize()
+
+
+@functools.lru_cache(maxsize=1024)
+def _aes_block(key: bytes) -> Any:
+    """A raw AES block encryptor for `key` (used only in whole blocks, so it holds no state
+    between calls; single-threaded use on the event loop)."""
+    return Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305 - the CFB block step
+
+
+@functools.lru_cache(maxsize=1024)
+def _hmac_pads(key: bytes, hash_name: str) -> tuple[Any, Any]:
+    """HMAC's keyed inner and outer hash states (RFC 2104), computed once per key."""
+    probe = hashlib.new(hash_name)
+    block = probe.block_size
+    key = key if len(key) <= block else hashlib.new(hash_name, key).digest()
+    key = key.ljust(block, b"\x00")
+    inner = hashlib.new(hash_name, bytes(b ^ 0x36 for b in key))
+    outer = hashlib.new(hash_name, bytes(b ^ 0x5C for b in key))
+    return inner, outer
+
+
+def hmac_digest(key: bytes, hash_name: str, data: bytes) -> bytes:
+    """HMAC(key, data) from the cached pads (same result as `hmac.digest`)."""
+    inner, outer = _hmac_pads(key, hash_name)
+    h = inner.copy()
+    h.update(data)
+    o = outer.copy()
+    o.update(h.digest())
+    digest: bytes = o.digest()
+    return digest
+
+
+@functools.lru_cache(maxsize=4096)
+def _fixed_parts(
+    engine_id: bytes, user_name: bytes, flags: int, mac_len: int
+) -> tuple[bytes, bytes, bytes]:
+    """The parts of a message that stay the same for one engine, user and security level:
+    msgGlobalData after the msgID, the engine ID TLV, and the user name TLV followed by the
+    header of msgAuthenticationParameters."""
+    return (
+        _int(MAX_SIZE) + _tlv(0x04, bytes((flags,))) + _int(USM),
+        _tlv(0x04, engine_id),
+        _tlv(0x04, user_name) + bytes((0x04, mac_len)),
+    )
 
 
 def encode_message(
@@ -229,36 +277,32 @@ def encode_message(
     """A whole SNMPv3 message: encrypted if the user has privacy, then authenticated if it
     has authentication (`flags` overrides the user's level, e.g. for discovery)."""
     flags = user.flags if flags is None else flags
-    priv_params = b""
     if flags & FLAG_PRIV:
         assert user.priv is not None  # noqa: S101 - the flag comes from the user
         cipher, priv_params = encrypt(user.priv, keys.priv, boots, time, salt, scoped)
-        data = _tlv(0x04, cipher)
+        tail = b"\x04\x08" + priv_params + _tlv(0x04, cipher)
     else:
-        data = scoped
-    mac_len = user.auth.mac_len if user.auth is not None and flags & FLAG_AUTH else 0
-    before_auth = _tlv(0x04, engine_id) + _int(boots) + _int(time) + _tlv(0x04, user.name)
-    security = before_auth + _tlv(0x04, b"\x00" * mac_len) + _tlv(0x04, priv_params)
-    head = _int(3) + _tlv(
-        0x30, _int(msg_id) + _int(MAX_SIZE) + _tlv(0x04, bytes((flags,))) + _int(USM)
+        tail = b"\x04\x00" + scoped
+    auth = user.auth if flags & FLAG_AUTH else None
+    mac_len = auth.mac_len if auth is not None else 0
+    global_tail, engine_tlv, user_tlv = _fixed_parts(engine_id, user.name, flags, mac_len)
+    # msgSecurityParameters up to the MAC's value; the MAC; then privacy parameters + data
+    before_mac = engine_tlv + _int(boots) + _int(time) + user_tlv
+    security_len = len(before_mac) + mac_len + 2 + (8 if flags & FLAG_PRIV else 0)
+    security_head = b"\x30" + _length(security_len)
+    head = (
+        b"\x02\x01\x03"
+        + _tlv(0x30, _int(msg_id) + global_tail)
+        + b"\x04"
+        + _length(security_len + len(security_head))
+        + security_head
+        + before_mac
     )
-    security_seq = _tlv(0x30, security)
-    body = head + _tlv(0x04, security_seq) + data
-    message = _tlv(0x30, body)
-    if not mac_len:
-        return message
-    assert user.auth is not None  # noqa: S101 - mac_len says so
-    # where the zeroed msgAuthenticationParameters' value starts
-    offset = (
-        len(message)
-        - len(body)
-        + len(head)
-        + (len(_tlv(0x04, security_seq)) - len(security))
-        + len(before_auth)
-        + 2
-    )
-    mac = hmac.digest(keys.auth, message, user.auth.hash_name)[:mac_len]
-    return message[:offset] + mac + message[offset + mac_len :]
+    prefix = b"\x30" + _length(len(head) + mac_len + len(tail)) + head
+    if auth is None:
+        return prefix + tail
+    mac = hmac_digest(keys.auth, auth.hash_name, prefix + b"\x00" * mac_len + tail)
+    return prefix + mac[:mac_len] + tail
 
 
 # ---------------------------------------------------------------- decoding
@@ -367,7 +411,7 @@ def authentic(data: bytes, incoming: Incoming, auth: AuthSpec, key: bytes) -> bo
     if n != auth.mac_len:
         return False
     zeroed = data[: incoming.mac_offset] + b"\x00" * n + data[incoming.mac_offset + n :]
-    expected = hmac.digest(key, zeroed, auth.hash_name)[:n]
+    expected = hmac_digest(key, auth.hash_name, zeroed)[:n]
     return hmac.compare_digest(expected, incoming.mac)
 
 
