@@ -143,6 +143,25 @@ def test_requests_are_byte_identical_to_pysnmp(
     assert ours == pysnmp_request(kind, request_id, oid_list, community)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    kind=st.sampled_from(["get", "next", "bulk"]),
+    ids=st.lists(st.integers(0x800000, 2**31 - 1), min_size=2, max_size=4),
+    oid_list=st.lists(oids, min_size=1, max_size=30),
+    community=st.binary(max_size=200),
+)
+def test_a_request_sent_again_with_a_new_request_id_is_byte_identical_to_pysnmp(
+    kind: str, ids: list[int], oid_list: list[ber.OID], community: bytes
+) -> None:
+    """The same request encoded again (from the cached message, only the 4-byte request-id
+    put in anew) is exactly pysnmp's encoding for that request-id, every time."""
+    pdu = {"get": ber.GET, "next": ber.GETNEXT, "bulk": ber.GETBULK}[kind]
+    for request_id in ids:
+        ours = ber.encode_request(ber.V2C, community, pdu, request_id, oid_list, 1, 25)
+        assert ours == pysnmp_request(kind, request_id, oid_list, community)
+        assert ber.peek_request_id(ours) == request_id
+
+
 def test_v1_get_is_byte_identical_to_pysnmp() -> None:
     """A v1 GET carries version 0 and otherwise the same PDU as pysnmp's v1 API."""
     oid_list = [(1, 3, 6, 1, 2, 1, 1, 3, 0), (1, 3, 6, 1, 2, 1, 1, 5, 0)]

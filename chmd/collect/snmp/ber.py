@@ -176,7 +176,47 @@ def encode_request(
     max_repetitions: int = 0,
 ) -> bytes:
     """A whole v1/v2c message: GET, GETNEXT or GETBULK (for GETBULK the two error fields
-    carry non-repeaters and max-repetitions)."""
+    carry non-repeaters and max-repetitions).
+
+    A poller sends the same requests every poll (its GET packs, and its walks' requests
+    while the tables stay the same), so for a request-id of 4 bytes (2**23 .. 2**31-1) the
+    message is cached without its request-id, which is put in at every call."""
+    if 0x800000 <= request_id <= 0x7FFFFFFF:
+        key = (version, community, pdu_type, tuple(oids), non_repeaters, max_repetitions)
+        template = _TEMPLATES.get(key)
+        if template is None:
+            template = _template(key)
+            if len(_TEMPLATES) >= _TEMPLATE_LIMIT:
+                _TEMPLATES.clear()
+            _TEMPLATES[key] = template
+        return template[0] + request_id.to_bytes(4, "big") + template[1]
+    return _encode_request(
+        version, community, pdu_type, request_id, oids, non_repeaters, max_repetitions
+    )
+
+
+_TemplateKey = tuple[int, bytes, int, tuple[OID, ...], int, int]
+_TEMPLATES: dict[_TemplateKey, tuple[bytes, bytes]] = {}
+_TEMPLATE_LIMIT: Final = 20_000
+
+
+def _template(key: _TemplateKey) -> tuple[bytes, bytes]:
+    """The message of `key` split around its request-id's 4 value bytes."""
+    version, community, pdu_type, oids, non_repeaters, max_repetitions = key
+    # any 4-byte id will do: the lengths, hence the offsets, are those of every 4-byte id
+    body = _pdu_body(pdu_type, 0x7F000000, oids, non_repeaters, max_repetitions)
+    message = _message(version, community, _tlv(pdu_type, body))
+    id_at = len(message) - len(body) + 2  # the body opens with the id's tag and length
+    return message[:id_at], message[id_at + 4 :]
+
+
+def _pdu_body(
+    pdu_type: int,
+    request_id: int,
+    oids: Sequence[OID],
+    non_repeaters: int,
+    max_repetitions: int,
+) -> bytes:
     if pdu_type == GET:
         varbinds = _varbind_list(tuple(oids))
     else:  # walk cursors move every request: caching whole lists would only churn
@@ -185,7 +225,23 @@ def encode_request(
         fields = _int(request_id) + _int(non_repeaters) + _int(max_repetitions)
     else:
         fields = _int(request_id) + b"\x02\x01\x00\x02\x01\x00"
-    pdu = _tlv(pdu_type, fields + varbinds)
+    return fields + varbinds
+
+
+def _encode_request(
+    version: int,
+    community: bytes,
+    pdu_type: int,
+    request_id: int,
+    oids: Sequence[OID],
+    non_repeaters: int = 0,
+    max_repetitions: int = 0,
+) -> bytes:
+    body = _pdu_body(pdu_type, request_id, oids, non_repeaters, max_repetitions)
+    return _message(version, community, _tlv(pdu_type, body))
+
+
+def _message(version: int, community: bytes, pdu: bytes) -> bytes:
     head = _HEAD_CACHE.get((version, community))
     if head is None:
         head = _int(version) + _tlv(OCTET_STRING, community)

@@ -299,6 +299,37 @@ class FastClient(_Requester):
             self._loopback = is_loopback(self._address[0])
         return self._address
 
+    async def get(self, oids: Sequence[OID]) -> list[VarBind]:
+        """The packs of one GET are sent back to back (pipelined, under the engine's
+        in-flight cap), not one after the other's answer: one wake-up for all answers."""
+        size = self.target.oids_per_get
+        if len(oids) <= size:
+            return await self._get_pack(tuple(oids))
+        address = self._address or await self._resolve()
+        packs = [tuple(oids[start : start + size]) for start in range(0, len(oids), size)]
+        messages = []
+        for pack in packs:
+            request_id = self._engine.next_request_id()
+            message = ber.encode_request(self._version, self._community, ber.GET, request_id, pack)
+            messages.append((message, request_id))
+        answers = await self._engine.request_many(
+            address,
+            self._family,
+            messages,
+            timeout_s=self.target.timeout_s,
+            retries=self.target.retries,
+            loopback=self._loopback,
+        )
+        out: list[VarBind] = []
+        for pack, answer in zip(packs, answers, strict=True):
+            vbs = answer.varbinds
+            if not answer.error_status and len(vbs) == len(pack):  # every OID answered
+                self.varbinds_read += len(vbs)
+                out.extend(vbs)
+            else:
+                out.extend(await self._get_rest(pack, answer.error_status, answer.error_index, vbs))
+        return out
+
     async def _request(
         self, pdu: int, oids: Sequence[OID], max_repetitions: int = 0
     ) -> tuple[int, int, list[VarBind]]:

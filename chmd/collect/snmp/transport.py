@@ -1,9 +1,11 @@
-"""The v1/v2c fast path's UDP transport: one asyncio datagram socket, request-id matching.
+"""The fast path's UDP transport: one non-blocking datagram socket, request-id matching.
 
-One `UdpEngine` serves every v1/v2c device of a process (per address family). It bounds
-the requests in flight on its socket (default 64: more overflows the kernel's receive
-buffer on a busy host), retries on timeout with the same request-id (a late answer to the
-first try still counts), and accepts an answer only from the address the request went to.
+One `UdpEngine` serves every v1/v2c (and fast-path v3) device of a process (per address
+family). It bounds the requests in flight on its socket (default 64: more overflows the
+kernel's receive buffer on a busy host), retries on timeout with the same request-id (a late
+answer to the first try still counts), and accepts an answer only from the address the
+request went to. `request_many` sends several requests back to back (a device's packed GETs)
+and waits for all of them.
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ import ipaddress
 import itertools
 import random
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from chmd.collect.snmp import ber
 from chmd.errors import CollectError, CollectTimeout, ParseError, ProtocolError
@@ -26,11 +27,20 @@ Address = tuple[str, int]
 
 @dataclass(slots=True)
 class _Pending:
+    """One request in flight: its future, where it went, its tries and retry timer."""
+
     future: asyncio.Future[ber.Response]
     address: Address
+    message: bytes
+    sock: socket.socket
+    timeout_s: float
+    retries: int
+    on_send: Callable[[], None] | None
+    decode: Callable[[bytes], ber.Response]
+    tries_left: int = 0
+    holds_slot: bool = True  # an in-flight slot, given back as soon as the request settles
     strangers: list[Address] = field(default_factory=list)  # answers from other addresses
     timer: asyncio.TimerHandle | None = None
-    decode: Callable[[bytes], ber.Response] = ber.decode_response
 
 
 @dataclass(slots=True)
@@ -46,66 +56,51 @@ class TransportStats:
     wrong_source: int = 0
 
 
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, engine: UdpEngine) -> None:
-        self._engine = engine
-        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def connection_lost(self, exc: Exception | None) -> None:  # the socket is closed now
-        if not self.closed.done():
-            self.closed.set_result(None)
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, ...]) -> None:
-        self._engine._received(data, (str(addr[0]), int(addr[1])))
-
-    def error_received(self, exc: Exception) -> None:  # ICMP port unreachable etc.: let it time out
-        return
+_RECV_BYTES = 65535  # the largest UDP payload
+_DRAIN = 256  # datagrams read per readiness callback at most (then other callbacks run)
+_FIRST_ID = 1 << 24  # request-ids 2**24 .. 2**31-1 all encode in 4 bytes (ber templates)
+_ID_SPAN = (1 << 31) - _FIRST_ID
 
 
 class UdpEngine:
-    """One socket; `request()` sends a message and awaits the matching Response."""
+    """One socket; `request()` sends a message and awaits the matching Response.
+
+    The socket is a plain non-blocking one watched with `loop.add_reader`; each readiness
+    callback drains every datagram waiting, so answers that arrived together cost one wake-up.
+    """
 
     def __init__(self, *, max_in_flight: int = 64, rcvbuf_bytes: int = 4 << 20) -> None:
         self._max_in_flight = max_in_flight
         self._rcvbuf = rcvbuf_bytes
         self._pending: dict[int, _Pending] = {}
-        self._transports: dict[tuple[int, bool], asyncio.DatagramTransport] = {}
-        self._protocols: list[_Protocol] = []  # every socket opened, until its close completed
-        self._opening: asyncio.Lock | None = None
+        self._sockets: dict[tuple[int, bool], socket.socket] = {}
         self._slots: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._ids = itertools.count(random.randrange(1, 1 << 30))  # noqa: S311 - not crypto
+        self._ids = itertools.count(random.randrange(_ID_SPAN))  # noqa: S311 - not crypto
         self.stats = TransportStats()
 
     def next_request_id(self) -> int:
-        return next(self._ids) & 0x7FFFFFFF
+        """A fresh request-id, in 2**24 .. 2**31-1 (a positive Integer32 of 4 bytes)."""
+        return _FIRST_ID + next(self._ids) % _ID_SPAN
 
-    def _bind_loop(self) -> None:
+    def _bind_loop(self) -> asyncio.AbstractEventLoop:
         """Sockets and the semaphore belong to one event loop; start over on another."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self.close()
-            self._protocols.clear()  # their closing belongs to the other loop
             self._loop = loop
             self._slots = asyncio.Semaphore(self._max_in_flight)
-            self._opening = asyncio.Lock()
+        return loop
 
-    async def _transport(self, family: int, loopback: bool) -> asyncio.DatagramTransport:
-        """One socket per family; loopback targets get their own, bound to 127.0.0.1/::1."""
+    def _socket(
+        self, loop: asyncio.AbstractEventLoop, family: int, loopback: bool
+    ) -> socket.socket:
+        """One socket per family; loopback targets get their own, bound to 127.0.0.1/::1.
+        Opened without any await, so concurrent first requests share it."""
         key = (family, loopback)
-        transport = self._transports.get(key)
-        if transport is not None and not transport.is_closing():
-            return transport
-        assert self._opening is not None  # noqa: S101 - set by _bind_loop
-        async with self._opening:  # single flight: concurrent first requests share one socket
-            transport = self._transports.get(key)
-            if transport is None or transport.is_closing():
-                transport = await self._open(family, loopback)
-                self._transports[key] = transport
-        return transport
-
-    async def _open(self, family: int, loopback: bool) -> asyncio.DatagramTransport:
-        loop = asyncio.get_running_loop()
+        sock = self._sockets.get(key)
+        if sock is not None:
+            return sock
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
             sock.setblocking(False)
@@ -116,14 +111,32 @@ class UdpEngine:
                 sock.bind(("::1", 0) if v6 else ("127.0.0.1", 0))
             else:
                 sock.bind(("::", 0) if v6 else ("0.0.0.0", 0))  # noqa: S104 - a client's own port
-            transport, protocol = await loop.create_datagram_endpoint(
-                lambda: _Protocol(self), sock=sock
-            )
+            loop.add_reader(sock.fileno(), self._readable, sock)
         except BaseException:
             sock.close()
             raise
-        self._protocols = [p for p in self._protocols if not p.closed.done()] + [protocol]
-        return transport
+        self._sockets[key] = sock
+        return sock
+
+    def _readable(self, sock: socket.socket) -> None:
+        received = self._received
+        for _ in range(_DRAIN):
+            try:
+                data, addr = sock.recvfrom(_RECV_BYTES)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # ICMP port unreachable etc.: let the request time out
+                return
+            received(data, (addr[0], addr[1]))
+
+    def _send(self, pending: _Pending) -> None:
+        if pending.on_send is not None:
+            pending.on_send()
+        self.stats.sent += 1
+        try:
+            pending.sock.sendto(pending.message, pending.address)
+        except OSError:  # a full send buffer or an unreachable network: lost, like on the wire
+            return
 
     def _received(self, data: bytes, addr: Address) -> None:
         self.stats.received += 1
@@ -145,6 +158,73 @@ class UdpEngine:
             pending.future.set_exception(ParseError(f"malformed response: {exc}"))
         except CollectError as exc:  # a decoder's verdict (SNMPv3: a usmStats report)
             pending.future.set_exception(exc)
+        self._settled(pending)
+
+    def _expire(self, pending: _Pending) -> None:
+        if pending.future.done():
+            return
+        if pending.tries_left > 0:
+            pending.tries_left -= 1
+            self.stats.retries += 1
+            self._send(pending)
+            assert self._loop is not None  # noqa: S101 - bound before any request
+            pending.timer = self._loop.call_later(pending.timeout_s, self._expire, pending)
+            return
+        self.stats.timeouts += 1
+        pending.future.set_exception(self._timeout_error(pending, pending.retries))
+        self._settled(pending)
+
+    def _settled(self, pending: _Pending) -> None:
+        """The request has its outcome: stop its timer and give its slot back."""
+        if pending.timer is not None:
+            pending.timer.cancel()
+            pending.timer = None
+        if pending.holds_slot:
+            pending.holds_slot = False
+            assert self._slots is not None  # noqa: S101 - bound before any request
+            self._slots.release()
+
+    async def _launch(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        address: Address,
+        family: int,
+        message: bytes,
+        request_id: int,
+        timeout_s: float,
+        retries: int,
+        loopback: bool,
+        on_send: Callable[[], None] | None,
+        decode: Callable[[bytes], ber.Response],
+    ) -> _Pending:
+        """Take an in-flight slot, register the request and send its first try."""
+        assert self._slots is not None  # noqa: S101 - set by _bind_loop
+        await self._slots.acquire()
+        try:
+            sock = self._socket(loop, family, loopback)
+        except BaseException:
+            self._slots.release()
+            raise
+        pending = _Pending(
+            loop.create_future(),
+            address,
+            message,
+            sock,
+            timeout_s,
+            retries,
+            on_send,
+            decode,
+            tries_left=retries,
+        )
+        self._pending[request_id] = pending
+        self._send(pending)
+        pending.timer = loop.call_later(timeout_s, self._expire, pending)
+        return pending
+
+    def _forget(self, request_id: int, pending: _Pending) -> None:
+        if self._pending.get(request_id) is pending:
+            del self._pending[request_id]
+        self._settled(pending)
 
     async def request(
         self,
@@ -168,42 +248,48 @@ class UdpEngine:
         `decode` turns the matching datagram into a Response (the SNMPv3 client passes one
         that authenticates and decrypts); a CollectError it raises is the request's error.
         """
-        self._bind_loop()
-        assert self._slots is not None  # noqa: S101 - set by _bind_loop
-        async with self._slots:
-            transport = await self._transport(family, loopback)
-            loop = asyncio.get_running_loop()
-            future: asyncio.Future[ber.Response] = loop.create_future()
-            pending = _Pending(future, address, decode=decode)
-            self._pending[request_id] = pending
-            tries_left = [retries]
+        loop = self._bind_loop()
+        pending = await self._launch(
+            loop, address, family, message, request_id, timeout_s, retries, loopback, on_send,
+            decode,
+        )  # fmt: skip
+        try:
+            return await pending.future
+        finally:
+            self._forget(request_id, pending)
 
-            def expire() -> None:
-                if future.done():
-                    return
-                if tries_left[0] > 0:
-                    tries_left[0] -= 1
-                    self.stats.retries += 1
-                    self.stats.sent += 1
-                    if on_send is not None:
-                        on_send()
-                    transport.sendto(message, address)
-                    pending.timer = loop.call_later(timeout_s, expire)
-                    return
-                self.stats.timeouts += 1
-                future.set_exception(self._timeout_error(pending, retries))
-
-            if on_send is not None:
-                on_send()
-            transport.sendto(message, address)
-            self.stats.sent += 1
-            pending.timer = loop.call_later(timeout_s, expire)
-            try:
-                return await future
-            finally:
-                del self._pending[request_id]
-                if pending.timer is not None:
-                    pending.timer.cancel()
+    async def request_many(
+        self,
+        address: Address,
+        family: int,
+        messages: Sequence[tuple[bytes, int]],
+        *,
+        timeout_s: float,
+        retries: int,
+        loopback: bool = False,
+        decode: Callable[[bytes], ber.Response] = ber.decode_response,
+    ) -> list[ber.Response]:
+        """`request` for each `(message, request_id)`, sent back to back without waiting for
+        the answers in between (each still takes an in-flight slot, given back when it
+        settles, so the engine's cap holds). Each has its own tries and timer. Returns the
+        answers in order; raises the error of the first request (in order) that failed."""
+        loop = self._bind_loop()
+        launched: list[tuple[int, _Pending]] = []
+        try:
+            for message, request_id in messages:
+                pending = await self._launch(
+                    loop, address, family, message, request_id, timeout_s, retries, loopback,
+                    None, decode,
+                )  # fmt: skip
+                launched.append((request_id, pending))
+            return [await pending.future for _, pending in launched]
+        finally:
+            for request_id, pending in launched:
+                self._forget(request_id, pending)
+                if not pending.future.done():
+                    pending.future.cancel()
+                elif not pending.future.cancelled():
+                    pending.future.exception()  # retrieved: a later one's error is not news
 
     @staticmethod
     def _timeout_error(pending: _Pending, retries: int) -> Exception:
@@ -214,17 +300,17 @@ class UdpEngine:
         return CollectTimeout(f"no response from {host}:{port} after {retries + 1} tries")
 
     def close(self) -> None:
-        """Start closing every socket (the loop closes each one at its next iteration)."""
-        for transport in self._transports.values():
-            transport.close()
-        self._transports.clear()
+        """Close every socket (requests in flight then time out)."""
+        loop = self._loop
+        for sock in self._sockets.values():
+            if loop is not None and not loop.is_closed():
+                loop.remove_reader(sock.fileno())
+            sock.close()
+        self._sockets.clear()
 
     async def aclose(self) -> None:
-        """Close every socket and return once each is really closed (connection_lost ran)."""
+        """Close every socket; each is closed when this returns."""
         self.close()
-        protocols, self._protocols = self._protocols, []
-        if self._loop is asyncio.get_running_loop():
-            await asyncio.gather(*(p.closed for p in protocols))
 
 
 def is_loopback(host: str) -> bool:
