@@ -178,8 +178,16 @@ def scoped_pdu(context_engine_id: bytes, context_name: bytes, pdu: bytes) -> byt
     return _tlv(0x30, _tlv(0x04, context_engine_id) + _tlv(0x04, context_name) + pdu)
 
 
+@functools.lru_cache(maxsize=1024)
+def _algorithm(cipher: str, key: bytes) -> algorithms.AES | TripleDES:
+    """The cipher's key object, built (and validated) once per key."""
+    if cipher == "des":
+        return TripleDES(key * 3)  # one 8-byte key thrice = single DES
+    return algorithms.AES(key)
+
+
 def _des(key: bytes, iv: bytes) -> Cipher[modes.CBC]:
-    return Cipher(TripleDES(key * 3), modes.CBC(iv))  # one 8-byte key thrice = single DES
+    return Cipher(_algorithm("des", key), modes.CBC(iv))
 
 
 def encrypt(
@@ -195,7 +203,7 @@ def encrypt(
     else:  # RFC 3826 3.1.2.1: IV = boots | time | salt
         params = (salt & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "big")
         iv = boots.to_bytes(4, "big") + time.to_bytes(4, "big") + params
-        encryptor = Cipher(algorithms.AES(key), CFB(iv)).encryptor()
+        encryptor = Cipher(_algorithm("aes", key), CFB(iv)).encryptor()
     return encryptor.update(plain) + encryptor.finalize(), params
 
 
@@ -222,7 +230,7 @@ def decrypt(priv: PrivSpec, key: bytes, boots: int, time: int, params: bytes, da
 def _aes_block(key: bytes) -> Any:
     """A raw AES block encryptor for `key` (used only in whole blocks, so it holds no state
     between calls; single-threaded use on the event loop)."""
-    return Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305 - the CFB block step
+    return Cipher(_algorithm("aes", key), modes.ECB()).encryptor()  # noqa: S305 - the CFB block step
 
 
 @functools.lru_cache(maxsize=1024)
