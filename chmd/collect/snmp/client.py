@@ -219,28 +219,39 @@ class _Requester(ABC):
         rows: dict[OID, list[VarBind]],
     ) -> None:
         width = len(columns)
-        end_of_view = ber.END_OF_MIB_VIEW
+        if vbs and len(vbs) % width == 0 and _Requester._all_in_order(columns, vbs, cursor):
+            # the common case, checked in C over the whole answer: every column's OIDs
+            # increase and its last is still in the column (so all are: a column's OIDs are
+            # one interval in OID order), no endOfMibView
+            tail = len(vbs) - width
+            for position, column in enumerate(columns):
+                rows[column].extend(vbs[position::width])  # row-major: this column's varbinds
+                cursor[column] = vbs[tail + position][0]
+                if len(rows[column]) >= MAX_ROWS:
+                    raise ProtocolError(f"table {ber.format_oid(column)} exceeds {MAX_ROWS} rows")
+            return
         for position, column in enumerate(columns):
-            n = len(column)
-            last = cursor[column]
             out = rows[column]
-            stride = vbs[position::width]  # GETBULK answers row-major: this column's varbinds
-            if (
-                stride
-                and stride[-1][0][:n] == column
-                and end_of_view not in map(_tag_of, stride)
-                and all(map(_less, chain((last,), map(_oid_of, stride)), map(_oid_of, stride)))
-            ):
-                # the common case, checked in C: every OID increases and the last is still in
-                # the column (so all are: a column's OIDs are one interval in OID order)
-                out.extend(stride)
-                cursor[column] = stride[-1][0]
-            elif (moved := _Requester._consume_slowly(column, last, stride, out)) is None:
+            moved = _Requester._consume_slowly(column, cursor[column], vbs[position::width], out)
+            if moved is None:
                 del cursor[column]
             else:
                 cursor[column] = moved
             if len(out) >= MAX_ROWS:
                 raise ProtocolError(f"table {ber.format_oid(column)} exceeds {MAX_ROWS} rows")
+
+    @staticmethod
+    def _all_in_order(columns: list[OID], vbs: list[VarBind], cursor: dict[OID, OID]) -> bool:
+        """Whole rows, each OID above the one a row before it in its column (the first row:
+        above the cursor), no endOfMibView, and the last row still inside every column."""
+        width = len(columns)
+        oids = list(map(_oid_of, vbs))
+        last_row = oids[-width:]
+        return (
+            ber.END_OF_MIB_VIEW not in map(_tag_of, vbs)
+            and all(map(_less, chain(map(cursor.__getitem__, columns), oids), oids))
+            and all(map(_within, last_row, columns))
+        )
 
     @staticmethod
     def _consume_slowly(
@@ -264,6 +275,10 @@ class _Requester(ABC):
 _tag_of = itemgetter(1)
 _oid_of = itemgetter(0)
 _less = operator.lt
+
+
+def _within(oid: OID, column: OID) -> bool:
+    return oid[: len(column)] == column
 
 
 class FastClient(_Requester):
