@@ -20,7 +20,7 @@ import functools
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.decrepit.ciphers.modes import CFB
@@ -333,20 +333,7 @@ def _header(data: bytes, pos: int, tag: int) -> tuple[int, int]:
     return pos, pos + n
 
 
-def _read_int(data: bytes, pos: int) -> tuple[int, int]:
-    start, end = _header(data, pos, 0x02)
-    if start == end:
-        raise BerError("empty INTEGER")
-    return int.from_bytes(data[start:end], "big", signed=True), end
-
-
-def _read_octets(data: bytes, pos: int) -> tuple[bytes, int]:
-    start, end = _header(data, pos, 0x04)
-    return data[start:end], end
-
-
-@dataclass(frozen=True, slots=True)
-class Incoming:
+class Incoming(NamedTuple):
     """An SNMPv3 message as received, before authentication and decryption."""
 
     msg_id: int
@@ -370,27 +357,45 @@ def parse_message(data: bytes) -> Incoming:
         raise BerError("truncated message") from exc
 
 
-def _parse(data: bytes) -> Incoming:
+def _short(data: bytes, pos: int, tag: int, limit: int) -> tuple[int, int]:
+    """(start, end) of the value of the TLV at `pos`, ending by `limit`; the short form
+    (length below 128: every INTEGER and name of a message) without a further call."""
+    n = data[pos + 1]
+    if data[pos] == tag and n < 0x80:
+        start, end = pos + 2, pos + 2 + n
+    else:
+        start, end = _header(data, pos, tag)  # long form, or the error
+    if end > limit:
+        raise BerError("truncated")
+    return start, end
+
+
+def _parse(data: bytes) -> Incoming:  # straight-line: this runs for every answer
+    from_bytes = int.from_bytes
     pos, end = _header(data, 0, 0x30)
-    version, pos = _read_int(data, pos)
-    if version != 3:
-        raise BerError(f"not an SNMPv3 message (version {version})")
-    pos, global_end = _header(data, pos, 0x30)
-    msg_id, pos = _read_int(data, pos)
-    _, pos = _read_int(data, pos)  # msgMaxSize
-    flags_raw, pos = _read_octets(data, pos)
-    model, pos = _read_int(data, pos)
-    if len(flags_raw) != 1 or model != USM:
+    if data[pos : pos + 3] != b"\x02\x01\x03":
+        raise BerError("not an SNMPv3 message")
+    pos, global_end = _header(data, pos + 3, 0x30)
+    start, pos = _short(data, pos, 0x02, global_end)
+    msg_id = from_bytes(data[start:pos], "big", signed=True)
+    pos = _short(data, pos, 0x02, global_end)[1]  # msgMaxSize
+    start, pos = _short(data, pos, 0x04, global_end)
+    if pos - start != 1 or data[pos : pos + 3] != b"\x02\x01\x03" or pos + 3 != global_end:
         raise BerError("unsupported msgFlags or security model")
-    flags = flags_raw[0]
+    flags = data[start]
     start, params_end = _header(data, global_end, 0x04)
-    spos, _ = _header(data, start, 0x30)
-    engine_id, spos = _read_octets(data, spos)
-    boots, spos = _read_int(data, spos)
-    time, spos = _read_int(data, spos)
-    user, spos = _read_octets(data, spos)
-    mac_start, mac_end = _header(data, spos, 0x04)
-    priv_params, _ = _read_octets(data, mac_end)
+    spos, security_end = _header(data, start, 0x30)
+    start, spos = _short(data, spos, 0x04, security_end)
+    engine_id = data[start:spos]
+    start, spos = _short(data, spos, 0x02, security_end)
+    boots = from_bytes(data[start:spos], "big", signed=True)
+    start, spos = _short(data, spos, 0x02, security_end)
+    time = from_bytes(data[start:spos], "big", signed=True)
+    start, spos = _short(data, spos, 0x04, security_end)
+    user = data[start:spos]
+    mac_start, mac_end = _short(data, spos, 0x04, security_end)
+    start, spos = _short(data, mac_end, 0x04, security_end)
+    priv_params = data[start:spos]
     encrypted = bool(flags & FLAG_PRIV)
     if encrypted:
         cipher_start, cipher_end = _header(data, params_end, 0x04)
@@ -423,8 +428,9 @@ def authentic(data: bytes, incoming: Incoming, auth: AuthSpec, key: bytes) -> bo
     return hmac.compare_digest(expected, incoming.mac)
 
 
-@dataclass(frozen=True, slots=True)
-class Scoped:
+class Scoped(NamedTuple):
+    """A decoded scopedPDU."""
+
     context_engine_id: bytes
     context_name: bytes
     pdu_type: int
@@ -436,8 +442,10 @@ def parse_scoped(plain: bytes) -> Scoped:
     what a plaintext decrypted with the wrong key looks like."""
     try:
         pos, end = _header(plain, 0, 0x30)
-        context_engine_id, pos = _read_octets(plain, pos)
-        context_name, pos = _read_octets(plain, pos)
+        start, pos = _short(plain, pos, 0x04, end)
+        context_engine_id = plain[start:pos]
+        start, pos = _short(plain, pos, 0x04, end)
+        context_name = plain[start:pos]
         pdu_type = plain[pos]
         pdu_end = _header(plain, pos, pdu_type)[1]
     except IndexError as exc:
@@ -445,8 +453,10 @@ def parse_scoped(plain: bytes) -> Scoped:
     if pdu_end > end or pdu_type not in (ber.RESPONSE, ber.REPORT):
         raise BerError(f"unexpected scopedPDU (PDU type 0x{pdu_type:02x})")
     # ber.py decodes whole v2c messages: wrap the PDU in one (a Report as a Response)
-    inner = _V2C_HEAD + bytes((ber.RESPONSE,)) + plain[pos + 1 : pdu_end]
-    response = ber.decode_response(b"\x30" + _length(len(inner)) + inner)
+    n = pdu_end - pos + len(_V2C_HEAD)
+    response = ber.decode_response(
+        b"".join((b"\x30", _length(n), _V2C_HEAD, b"\xa2", plain[pos + 1 : pdu_end]))
+    )
     return Scoped(context_engine_id, context_name, pdu_type, response)
 
 
