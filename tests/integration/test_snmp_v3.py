@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -9,7 +10,7 @@ from typing import Any, TypeVar
 import pytest
 from harness.aio import run_sync
 from harness.snmp import SNMPD_V3_USERS, Snmpd
-from helpers import poll_once
+from helpers import invoke_cli, poll_once
 
 from chmd.collect.snmp.ber import OID, VarBind
 from chmd.collect.snmp.client import SnmpTarget
@@ -253,8 +254,44 @@ def test_wrong_key_through_the_collector_names_auth_not_timeout(snmpd: Any) -> N
 
 
 def test_unsupported_target_falls_back_to_pysnmp(snmpd: Any) -> None:
-    """A v3 target UsmClient refuses (here: no user) never reaches it: `supports` is False."""
-    t = target(snmpd, "", "SHA", "AES")
-    assert not UsmClient.supports(t)
-    with pytest.raises(CollectError):
-        UsmClient(t, UdpEngine())
+    """A v3 device UsmClient refuses (privacy without authentication) gets PysnmpClient, and
+    UsmClient itself refuses it at setup."""
+    dev = Device.model_validate(
+        {
+            "name": "odd",
+            "host": snmpd.host,
+            "snmp": {"version": "3", "port": snmpd.port, "user": "netmonv3", "priv_protocol": "AES",
+                     "priv_key": "privpass123"},
+        }
+    )  # fmt: skip
+    collector = SnmpCollector(PROFILES)
+
+    async def pick() -> Any:
+        try:
+            return collector._client(dev, collector.state(dev.name))
+        finally:
+            await collector.aclose()
+
+    assert isinstance(run_sync(pick()), PysnmpClient)
+    with pytest.raises(CollectError, match="privacy needs an auth protocol"):
+        UsmClient(SnmpTarget.of(dev), UdpEngine())
+
+
+def test_chmd_poll_with_v3_flags_uses_the_fast_path(
+    snmpd: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`chmd poll --snmp-version 3 …` polls snmpd over UsmClient (pysnmp is never built)."""
+
+    def no_pysnmp(*_: Any) -> None:
+        raise AssertionError("PysnmpClient used for a v3 target the fast path supports")
+
+    monkeypatch.setattr("chmd.collect.snmp.collector.PysnmpClient", no_pysnmp)
+    args = ["poll", "--host", snmpd.host, "--port", str(snmpd.port), "--snmp-version", "3"]
+    args += ["--user", "v3sha512aes256", "--auth-protocol", "SHA512", "--auth-key", "env:A"]
+    args += ["--priv-protocol", "AES256", "--priv-key", "env:P", "--format", "json"]
+    result = invoke_cli(args, env={"A": "authpass123", "P": "privpass123"})
+    assert result.exit_code == 0, result.output
+    samples = json.loads(result.stdout)
+    system = next(s for s in samples if s["measurement"] == "system")
+    assert system["fields"]["sysName"] == "ci-snmpd"
+    assert "authpass123" not in result.output
