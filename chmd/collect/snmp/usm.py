@@ -159,7 +159,8 @@ def _tlv(tag: int, body: bytes) -> bytes:
 
 
 def _int(value: int) -> bytes:
-    return _tlv(0x02, value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big", signed=True))
+    body = value.to_bytes((value.bit_length() + 8) // 8, "big", signed=True)  # < 128 bytes
+    return bytes((0x02, len(body))) + body
 
 
 _V2C_HEAD: Final = b"\x02\x01\x01\x04\x00"  # version 1 (v2c), empty community
@@ -175,7 +176,13 @@ def encode_pdu(
 
 
 def scoped_pdu(context_engine_id: bytes, context_name: bytes, pdu: bytes) -> bytes:
-    return _tlv(0x30, _tlv(0x04, context_engine_id) + _tlv(0x04, context_name) + pdu)
+    head = _scoped_head(context_engine_id, context_name)
+    return b"".join((b"\x30", _length(len(head) + len(pdu)), head, pdu))
+
+
+@functools.lru_cache(maxsize=4096)
+def _scoped_head(context_engine_id: bytes, context_name: bytes) -> bytes:
+    return _tlv(0x04, context_engine_id) + _tlv(0x04, context_name)
 
 
 @functools.lru_cache(maxsize=1024)
