@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chmd.collect.snmp import ber
 from chmd.collect.snmp.counters import (
     WRAP32,
     WRAP64,
@@ -106,3 +107,46 @@ def test_vanished_rows_lose_their_baselines() -> None:
     assert tracker.rate((("if", (2,)), "in"), 20, 64, 1.0) is None
     assert tracker.rate((("if", (1,)), "in"), 20, 64, 1.0) == 10.0
     assert tracker.rate((("cpu", (1,)), "x"), 20, 64, 1.0) == 10.0
+
+
+readings = st.lists(
+    st.tuples(
+        st.sampled_from(["in", "out", "err"]),  # field
+        st.sampled_from([ber.COUNTER32, ber.COUNTER64]),
+        st.one_of(st.integers(0, 2**32 - 1), st.integers(0, 2**64 - 1)),
+        st.floats(-5.0, 120.0, allow_nan=False),  # seconds since the previous poll
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@given(st.lists(readings, min_size=1, max_size=6), st.sampled_from([None, 0.0, 1e6]))
+def test_row_rates_are_the_rates_of_each_counter(
+    polls: list[list[tuple[str, int, int, float]]], bound: float | None
+) -> None:
+    """`row_rates` over a row's varbinds gives, poll after poll, the rates and withheld
+    counts that `rate((row, field), …)` gives for each counter (wraps, resets, times that
+    do not advance, the speed bound on the bounded fields)."""
+    by_field, by_row = RateTracker(), RateTracker()
+    now = 0.0
+    for poll in polls:
+        cells = {}
+        times: dict[str, dict[tuple[int, ...], float]] = {}
+        for field, tag, value, dt in poll:
+            now += dt
+            cells[field] = ((1, 3, 6, 1, 1), tag, value if tag == ber.COUNTER64 else value % 2**32)
+            times[field] = {(1,): now}
+        expected = {}
+        for field, (_, tag, value) in cells.items():
+            bits = 32 if tag == ber.COUNTER32 else 64
+            rate = by_field.rate(
+                ("r", field), value, bits, times[field][(1,)], bound if field == "in" else None
+            )
+            if rate is not None:
+                expected[f"{field}_rate"] = rate
+        got: dict[str, float] = {}
+        counters = [(f, f"{f}_rate", f == "in", times.get(f)) for f in ("in", "out", "err")]
+        by_row.row_rates("r", counters, cells, (1,), -1.0, bound, got)
+        assert got == expected
+        assert by_row.stats == by_field.stats

@@ -16,8 +16,12 @@ Semantics (the contract in docs/snmp.md):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Iterable, MutableMapping
+from collections.abc import Hashable, Iterable, Mapping, MutableMapping
 from typing import Any
+
+from chmd.collect.snmp.ber import COUNTER32, VarBind
+
+Index = tuple[int, ...]
 
 WRAP32 = 1 << 32
 WRAP64 = 1 << 64
@@ -92,45 +96,81 @@ class RateTracker:
 
         Keys are `(row, field)` so `observe_discontinuity(row, …)` can drop a row.
         """
-        out: dict[str, float] = {}
-        self.rates_into(key[0], [(key[1], "rate", value, bits, now, max_per_s)], out)
-        return out.get("rate")
-
-    def rates_into(
-        self,
-        row: Hashable,
-        readings: Iterable[tuple[Hashable, str, int, int, float, float | None]],
-        out: MutableMapping[str, Any],
-    ) -> None:
-        """`rate((row, field), value, bits, now, max_per_s)` for each reading
-        `(field, out_name, value, bits, now, max_per_s)` of one row; every rate that is not
-        withheld is stored as `out[out_name]`. One lookup of the row for all its counters."""
+        row, field = key
         baselines = self._rows.get(row)
         if baselines is None:
             baselines = self._rows[row] = {}
-        stats = self.stats
-        for field, out_name, value, bits, now, max_per_s in readings:
+        previous = baselines.get(field)
+        baselines[field] = (value, now)
+        if previous is None:
+            return None
+        return self._per_s(previous, value, bits, now, max_per_s)
+
+    def _per_s(
+        self,
+        previous: tuple[int, float],
+        value: int,
+        bits: int,
+        now: float,
+        max_per_s: float | None,
+    ) -> float | None:
+        prev_value, prev_at = previous
+        elapsed = now - prev_at
+        if elapsed <= 0:
+            return None
+        delta = counter_delta(prev_value, value, bits)
+        if delta is None:
+            self.stats["reset"] += 1
+            return None
+        if value < prev_value:
+            self.stats["wrap"] += 1
+        per_s = delta / elapsed
+        if max_per_s is not None and max_per_s > 0 and per_s > max_per_s:
+            self.stats["over_speed"] += 1
+            return None
+        return per_s
+
+    def row_rates(
+        self,
+        row: Hashable,
+        counters: Iterable[tuple[str, str, bool, Mapping[Index, float] | None]],
+        cells: Mapping[str, VarBind],
+        index: Index,
+        now: float,
+        bound_per_s: float | None,
+        out: MutableMapping[str, Any],
+    ) -> None:
+        """The rates of one walked table row, as `rate((row, field), …)` gives each.
+
+        `counters` are `(field, rate field, bounded, read times by index)`; `cells` the row's
+        varbinds by field (Counter32 wraps at 2**32, any other at 2**64); a counter's time is
+        its read time at `index`, else `now`; `bounded` ones have `bound_per_s` as max_per_s.
+        Every rate not withheld is stored as `out[rate field]`. One loop and one lookup of
+        the row for all its counters: this runs for every counter of every poll."""
+        baselines = self._rows.get(row)
+        if baselines is None:
+            baselines = self._rows[row] = {}
+        for field, out_name, bounded, times in counters:
+            max_per_s = bound_per_s if bounded else None
+            cell = cells.get(field)
+            if cell is None:
+                continue
+            value = cell[2]
+            if not isinstance(value, int):
+                continue
+            at = times.get(index, now) if times else now
             previous = baselines.get(field)
-            baselines[field] = (value, now)
-            if previous is None:
-                continue
-            prev_value, prev_at = previous
-            elapsed = now - prev_at
-            if elapsed <= 0:
-                continue
-            if value >= prev_value:
-                delta = value - prev_value
-            elif bits == 32:  # counter_delta, inline: this runs for every counter of a poll
-                delta = value + WRAP32 - prev_value
-                stats["wrap"] += 1
-            else:
-                stats["reset"] += 1
-                continue
-            per_s = delta / elapsed
-            if max_per_s is not None and max_per_s > 0 and per_s > max_per_s:
-                stats["over_speed"] += 1
-                continue
-            out[out_name] = per_s
+            baselines[field] = (value, at)
+            if previous is not None and previous[1] < at and previous[0] <= value:
+                per_s = (value - previous[0]) / (at - previous[1])  # the common case, inline
+                if max_per_s is not None and max_per_s > 0 and per_s > max_per_s:
+                    self.stats["over_speed"] += 1
+                else:
+                    out[out_name] = per_s
+            elif previous is not None:
+                bits = 32 if cell[1] == COUNTER32 else 64
+                if (rate := self._per_s(previous, value, bits, at, max_per_s)) is not None:
+                    out[out_name] = rate
 
     def forget_rows(self, table: str, keep: set[Hashable]) -> None:
         """Drop baselines of `table`'s rows not in `keep` (interfaces that disappeared).

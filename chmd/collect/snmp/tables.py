@@ -121,6 +121,7 @@ class _Layout:
     derive: Callable[[Fields, Row, dict[str, str]], None] | None
     typed_after: bool  # fields coerced by `typed_fields` after derive (else per column)
     interface: bool
+    all_plain: bool  # every column is kept as its raw integer (the interface table)
 
 
 _LAYOUTS: dict[int, tuple[Table, _Layout]] = {}
@@ -147,7 +148,14 @@ def _layout(table: Table) -> _Layout:
         for c in columns.values()
         if c.kind == "counter"
     )
-    layout = _Layout(plans, counters, DERIVES.get(table.derive or ""), typed_after, interface)
+    layout = _Layout(
+        plans,
+        counters,
+        DERIVES.get(table.derive or ""),
+        typed_after,
+        interface,
+        all(plan.mode == _PLAIN for plan in plans.values()),
+    )
     if len(_LAYOUTS) > 10_000:  # profiles are loaded once; reloads make new tables
         _LAYOUTS.clear()
     _LAYOUTS[id(table)] = (table, layout)
@@ -210,6 +218,7 @@ def table_samples(
     derive = layout.derive
     measurement = table.measurement
     time_ns = ctx.time_ns
+    rates = _RatePlan(layout, read_at or {}, tracker, ctx.now)
     for index, row in rows.items():
         tags = base.copy()
         _index_tags(table, index, tags)
@@ -221,20 +230,18 @@ def table_samples(
                 tags[tag_name] = label
         if table.keep and not all(rx.search(tags.get(t, "")) for t, rx in table.keep):
             continue
-        fields: Fields = {}
-        for name, vb in row.items():
-            plan = plans.get(name)
-            if plan is None:
-                continue
-            raw = vb[2]
-            if plan.mode == _PLAIN:  # the common case, inline
-                if isinstance(raw, int):
-                    fields[name] = raw
-            elif (converted := _converted(plan, raw)) is not None:
-                fields[name] = converted
+        fields: Fields
+        if layout.all_plain:  # raw integers as read, in one comprehension
+            fields = {name: vb[2] for name, vb in row.items() if isinstance(vb[2], int)}
+        else:
+            fields = {}
+            for name, vb in row.items():
+                plan = plans.get(name)
+                if plan is not None and (converted := _converted(plan, vb[2])) is not None:
+                    fields[name] = converted
         if derive is not None:
             derive(fields, row, tags)
-        _rates(table, layout, index, row, fields, tracker, ctx.now, read_at or {})
+        rates.add(table.name, index, row, fields)
         if fields:
             if layout.typed_after:
                 typed_fields(measurement, fields)
@@ -255,55 +262,57 @@ def _index_tags(table: Table, index: Index, tags: dict[str, str]) -> None:
         tags[names[0]] = ber.format_oid(index)
 
 
-def _rates(
-    table: Table,
-    layout: _Layout,
-    index: Index,
-    row: Row,
-    fields: Fields,
-    tracker: RateTracker,
-    now: float,
-    read_at: Mapping[str, Mapping[Index, float]],
-) -> None:
-    """`<counter>_rate` for every counter of the row (name, rate name, bounded by speed)."""
-    row_key = (table.name, index)
-    discontinuity = row.get("ifCounterDiscontinuityTime")
-    if discontinuity is not None:
-        value = discontinuity[2]
-        tracker.observe_discontinuity(row_key, value if isinstance(value, int) else None)
-    speed_bps = _speed_bps(fields) if layout.interface else None
-    octet_bound = speed_bps / 8.0 if speed_bps else None
-    counter32 = ber.COUNTER32
-    readings = []
-    for name, rate_name, octets_column in layout.counters:
-        cell = row.get(name)
-        if cell is None:
-            continue
-        value = cell[2]
-        if not isinstance(value, int):
-            continue
-        times = read_at.get(name)
-        readings.append(
-            (
-                name,
-                rate_name,
-                value,
-                32 if cell[1] == counter32 else 64,
-                times.get(index, now) if times else now,
-                octet_bound if octets_column else None,
-            )
-        )
-    tracker.rates_into(row_key, readings, fields)
-    if layout.interface:
-        for direction, hc, low in (
-            ("in", "ifHCInOctets", "ifInOctets"),
-            ("out", "ifHCOutOctets", "ifOutOctets"),
-        ):
-            octets: FieldValue | None = fields.get(f"{hc}_rate", fields.get(f"{low}_rate"))
-            if isinstance(octets, float):
-                fields[f"{direction}_octets_rate"] = octets
-                if (pct := utilisation_percent(octets, speed_bps)) is not None:
-                    fields[f"{direction}_utilization"] = pct
+class _RatePlan:
+    """The rate fields of one table's rows in one poll: `<counter>_rate` for every counter,
+    bounded by the interface speed for octets, then in/out octet rates and utilisation."""
+
+    __slots__ = ("counters", "interface", "now", "times", "tracker")
+
+    def __init__(
+        self,
+        layout: _Layout,
+        read_at: Mapping[str, Mapping[Index, float]],
+        tracker: RateTracker,
+        now: float,
+    ) -> None:
+        self.tracker = tracker
+        self.now = now
+        self.interface = layout.interface
+        timed = [read_at.get(name) for name, _, _ in layout.counters]
+        # every counter of a row read by the same request (no column drifted): one time per row
+        first = next((t for t in timed if t), None)
+        self.times = first if first and all(t == first for t in timed) else None
+        self.counters = [
+            (name, rate_name, bounded, None if self.times else times)
+            for (name, rate_name, bounded), times in zip(layout.counters, timed, strict=True)
+        ]
+
+    def add(self, table: str, index: Index, row: Row, fields: Fields) -> None:
+        row_key = (table, index)
+        tracker = self.tracker
+        discontinuity = row.get("ifCounterDiscontinuityTime")
+        if discontinuity is not None:
+            value = discontinuity[2]
+            tracker.observe_discontinuity(row_key, value if isinstance(value, int) else None)
+        speed_bps = _speed_bps(fields) if self.interface else None
+        now = self.times.get(index, self.now) if self.times else self.now
+        bound = speed_bps / 8.0 if speed_bps else None
+        tracker.row_rates(row_key, self.counters, row, index, now, bound, fields)
+        if self.interface:
+            for name, hc, low, pct_name in _DIRECTIONS:
+                octets: FieldValue | None = fields.get(hc)
+                if octets is None:
+                    octets = fields.get(low)
+                if isinstance(octets, float):
+                    fields[name] = octets
+                    if (pct := utilisation_percent(octets, speed_bps)) is not None:
+                        fields[pct_name] = pct
+
+
+_DIRECTIONS = (
+    ("in_octets_rate", "ifHCInOctets_rate", "ifInOctets_rate", "in_utilization"),
+    ("out_octets_rate", "ifHCOutOctets_rate", "ifOutOctets_rate", "out_utilization"),
+)
 
 
 def _speed_bps(fields: Fields) -> float | None:
