@@ -24,7 +24,7 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import reduce
 from operator import add, itemgetter
@@ -121,6 +121,25 @@ def _out_names(name: str) -> tuple[str, str, str, str]:
         _OUT_NAMES.clear()
     _OUT_NAMES[name] = names
     return names
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _window_json(key: tuple[str, str], window: _Window) -> dict[str, Any]:
+    if window.rows:
+        _fold(window)
+    return {
+        "tier": key[0],
+        "series": key[1],
+        "start_ns": window.start_ns,
+        "last_ns": window.last_ns,
+        "measurement": window.measurement,
+        "tags": dict(window.tags),
+        "aggs": window.aggs,
+        "kinds": window.kinds,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,26 +391,39 @@ class Rollups:
 
     # --- persistence -----------------------------------------------------------------------
     def to_json(self) -> str:
-        for window in self._open.values():
-            if window.rows:
-                _fold(window)
-        windows = [
-            {
-                "tier": tier,
-                "series": series,
-                "start_ns": w.start_ns,
-                "last_ns": w.last_ns,
-                "measurement": w.measurement,
-                "tags": dict(w.tags),
-                "aggs": w.aggs,
-                "kinds": w.kinds,
-            }
-            for (tier, series), w in self._open.items()
-        ]
+        """The whole state as one JSON text (`load_json` reads it back)."""
+        return "".join(self.json_pieces(chunk=1 << 30))
+
+    def json_pieces(self, chunk: int = 256) -> Iterator[str]:
+        """`to_json`'s text in pieces of up to `chunk` windows, so a caller can do other work
+        between pieces (the periodic snapshot runs on the event loop).
+
+        The first piece is produced only after the closed marks and the list of open series
+        have been copied: that moment is the snapshot's. Each later piece serialises the
+        live state of its series when it is produced: a window closed since the start is left
+        out, or the series' newer window written instead; series opened since the start are
+        not in it. Windows closed after the start must therefore be remembered elsewhere
+        (the Writer's closed-window log) until this snapshot is on disk.
+        """
         closed = [[t, s, v] for (t, s), v in self._closed_upto.items()]
-        return json.dumps(
-            {"version": 2, "windows": windows, "closed": closed}, separators=(",", ":")
-        )
+        keys = list(self._open)
+        yield '{"version":2,"windows":['
+        sep = ""
+        for i in range(0, len(keys), chunk):
+            parts = []
+            for key in keys[i : i + chunk]:
+                window = self._open.get(key)
+                if window is not None:
+                    parts.append(_dumps(_window_json(key, window)))
+            if parts:
+                yield sep + ",".join(parts)
+                sep = ","
+        yield '],"closed":['
+        sep = ""
+        for i in range(0, len(closed), chunk * 8):
+            yield sep + _dumps(closed[i : i + chunk * 8])[1:-1]
+            sep = ","
+        yield "]}"
 
     def load_json(self, text: str) -> None:
         """Restore state saved by `to_json` (tiers no longer configured are dropped)."""

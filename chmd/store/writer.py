@@ -36,6 +36,7 @@ from chmd.store.metrics import StoreMetrics
 from chmd.store.retention import ensure_v1, ensure_v2
 from chmd.store.rollup import Closed, Rollups
 from chmd.store.settings import StorageSettings
+from chmd.store.shards import ShardGuard
 from chmd.store.spool import Record, Spool
 from chmd.store.transport import (
     V1Transport,
@@ -49,8 +50,13 @@ log = structlog.get_logger("chmd.store")
 
 ROLLUP_STATE = "rollup-state.json"
 ROLLUP_CLOSED_LOG = "rollup-closed.log"  # windows written since the last state snapshot
+# The closed-window log a running snapshot has not covered yet: `rollup-closed.log.<n>`.
+ROLLUP_CLOSED_ROTATED = ROLLUP_CLOSED_LOG + ".{}"
 DEAD_LETTER = "dead-letter.jsonl"
 ROLLUP_SNAPSHOT_S = 30.0  # open rollup windows are saved this often (and at aclose)
+
+
+_NO_LO, _NO_HI = 2**63, -(2**63)
 
 
 @dataclass(slots=True)
@@ -58,6 +64,8 @@ class _Open:
     lines: list[str] = field(default_factory=list)
     created_ns: int = 0
     opened_at: float = 0.0  # monotonic
+    lo_ns: int = _NO_LO  # oldest and newest point time
+    hi_ns: int = _NO_HI
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +74,8 @@ class Batch:
     body: bytes
     points: int
     created_ns: int
+    lo_ns: int | None = None  # oldest and newest point time (None: unknown)
+    hi_ns: int | None = None
 
 
 class Writer:
@@ -99,6 +109,7 @@ class Writer:
             exclude_fields=settings.retention.rollup_exclude_fields,
             measurements=settings.retention.rollup_measurements,
         )
+        self._log_generation = 0  # the last rotated closed-window log's number
         self._load_rollups()
         self._windows_counter = {
             t.name: metrics.rollup_windows.labels(t.name) for t in settings.retention.rollups
@@ -118,6 +129,8 @@ class Writer:
         self._closing = False
         self._replaying = False  # a replay round is in flight
         self._idle = asyncio.Event()  # set whenever a sender finishes a batch
+        self._snapshot: asyncio.Task[None] | None = None  # the periodic rollup snapshot
+        self._shards = ShardGuard()
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -132,7 +145,10 @@ class Writer:
             self._wake_replay.set()
 
     async def aclose(self) -> None:
-        """Flush within `close_timeout`; spool whatever is still unsent; persist rollups."""
+        """Flush within `close_timeout`; spool whatever is still unsent; persist rollups.
+        A second call does nothing."""
+        if self._closing:
+            return
         self._seal_all(force=True)
         self._closing = True
         with contextlib.suppress(TimeoutError):
@@ -151,6 +167,10 @@ class Writer:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self._snapshot is not None:  # let a periodic snapshot finish its file first
+            with contextlib.suppress(Exception):
+                await self._snapshot
+            self._snapshot = None
         while self._pending:
             self._to_spool(self._pending.popleft())
         self._save_rollups()
@@ -165,23 +185,33 @@ class Writer:
         if raw is None:
             raw = self._open[self._raw] = self._new_open()
         lines = raw.lines
+        lo, hi = raw.lo_ns, raw.hi_ns
         skipped = self._skipped
-        rollups = self.rollups if self.rollups.tiers else None
+        observe = self.rollups.observe if self.rollups.tiers else None
         size = self.settings.batch_size
+        series_key, field_set = lineproto.series_key, lineproto.field_set
         for sample in samples:
-            key = lineproto.series_key(sample)
-            fields = lineproto.field_set(sample, skipped) if key else ""
+            key = series_key(sample)
+            fields = field_set(sample, skipped) if key else ""
             if not fields:
                 skipped.samples += 1
                 continue
-            lines.append(f"{key} {fields} {sample.time_ns}")
-            if rollups is not None:
-                for closed in rollups.observe(sample, key):
+            t = sample.time_ns
+            lines.append(f"{key} {fields} {t}")
+            if t < lo:
+                lo = t
+            if t > hi:
+                hi = t
+            if observe is not None:
+                for closed in observe(sample, key):
                     self._add_rollup(closed)
             if len(lines) >= size:
+                raw.lo_ns, raw.hi_ns = lo, hi
                 self._seal(self._raw)
                 raw = self._open[self._raw] = self._new_open()
                 lines = raw.lines
+                lo, hi = raw.lo_ns, raw.hi_ns
+        raw.lo_ns, raw.hi_ns = lo, hi
         self._count_skipped()
 
     def flush(self) -> None:
@@ -201,6 +231,11 @@ class Writer:
         if batch is None:
             batch = self._open[tier] = self._new_open()
         batch.lines.append(line)
+        t = sample.time_ns
+        if t < batch.lo_ns:
+            batch.lo_ns = t
+        if t > batch.hi_ns:
+            batch.hi_ns = t
         self._windows_counter[tier].inc()
         if len(batch.lines) >= self.settings.batch_size:
             self._seal(tier)
@@ -219,7 +254,8 @@ class Writer:
         if not batch or not batch.lines:
             return
         body = "\n".join(batch.lines).encode()
-        self._dispatch(Batch(target, body, len(batch.lines), batch.created_ns))
+        lo_hi = (batch.lo_ns, batch.hi_ns) if batch.lo_ns <= batch.hi_ns else (None, None)
+        self._dispatch(Batch(target, body, len(batch.lines), batch.created_ns, *lo_hi))
         marks = self._marks.pop(target, None)
         if marks:  # these windows are now as safe as their batch: never write them again
             with (self.dir / ROLLUP_CLOSED_LOG).open("a", encoding="utf-8") as fh:
@@ -245,7 +281,10 @@ class Writer:
             self._to_spool(batch)
 
     def _to_spool(self, batch: Batch) -> None:
-        self.spool.append(batch.target, batch.created_ns, batch.points, batch.body)
+        time_range = None
+        if batch.lo_ns is not None and batch.hi_ns is not None:
+            time_range = (batch.lo_ns, batch.hi_ns)
+        self.spool.append(batch.target, batch.created_ns, batch.points, batch.body, time_range)
         self.metrics.spooled_points.inc(batch.points)
         self._wake_replay.set()
 
@@ -268,7 +307,7 @@ class Writer:
             batch = self._pending.popleft()
             self._inflight += 1
             try:
-                await self._write(batch.target, batch.body, batch.points)
+                await self._write(batch.target, batch.body, batch.points, batch.lo_ns, batch.hi_ns)
             except WriteError as exc:
                 self._to_spool(batch)
                 self._note_failure(exc)
@@ -279,19 +318,24 @@ class Writer:
                 self._inflight -= 1
                 self._idle.set()
 
-    async def _write(self, target: str, body: bytes, points: int) -> None:
-        """Write one batch; rejected points are split out to the dead-letter file."""
-        started = time.monotonic()
-        try:
-            await self.transport.write(target, body)
-        except WriteError as exc:
-            self.metrics.write_errors.labels(exc.kind).inc()
-            if exc.kind != "rejected":
-                raise
-            await self._split_rejected(target, lineproto.split_lines(body), exc)
-            return
-        finally:
-            self.metrics.write_duration.observe(time.monotonic() - started)
+    async def _write(
+        self, target: str, body: bytes, points: int, lo_ns: int | None, hi_ns: int | None
+    ) -> None:
+        """Write one batch; rejected points are split out to the dead-letter file. A batch
+        that may create a shard is sent alone (see chmd.store.shards)."""
+        async with self._shards.slot(target, lo_ns, hi_ns):
+            started = time.monotonic()
+            try:
+                await self.transport.write(target, body)
+            except WriteError as exc:
+                self.metrics.write_errors.labels(exc.kind).inc()
+                if exc.kind != "rejected":
+                    raise
+                await self._split_rejected(target, lineproto.split_lines(body), exc)
+                return
+            finally:
+                self.metrics.write_duration.observe(time.monotonic() - started)
+            self._shards.written(target, lo_ns, hi_ns)
         self.metrics.points_written.labels(target).inc(points)
         self.metrics.batches_written.labels(target).inc()
         self._note_success()
@@ -353,34 +397,23 @@ class Writer:
 
     # --- replay ----------------------------------------------------------------------------
     async def _replay_loop(self) -> None:
-        """Send the spool's oldest records, up to max_in_flight at once, and commit them in
-        order. After a failure only the records before it are committed; any later ones that
-        did succeed are sent again (InfluxDB overwrites identical points)."""
+        """Replay the spool whenever the server is ready and the spool has records; back off
+        after a failure (exponentially, with jitter, or as Retry-After says)."""
         attempt = 0
         while True:
-            records = self._next_records() if self._ready.is_set() else []
-            if not records:
+            if not (self._ready.is_set() and self.spool.has_records()):
                 self._wake_replay.clear()
                 await self._wake_replay.wait()
                 continue
             self._replaying = True
             try:
-                results = await asyncio.gather(
-                    *(self._write(r.target, r.body, r.points) for r in records),
-                    return_exceptions=True,
-                )
+                failure = await self._replay_run()
+            except Exception:  # a bug must not stop the replay for good: log, back off, retry
+                log.exception("spool_replay_error")
+                failure = WriteError("replay error", kind="server")
             finally:
                 self._replaying = False
-            failure: WriteError | None = None
-            for record, result in zip(records, results, strict=True):
-                if isinstance(result, WriteError):
-                    failure = result
-                    break
-                if isinstance(result, BaseException):
-                    raise result
-                self.spool.commit(record)
-                self.metrics.replayed_points.inc(record.points)
-            self._idle.set()
+                self._idle.set()
             if failure is not None:
                 self._note_failure(failure)
                 attempt += 1
@@ -390,15 +423,46 @@ class Writer:
             if not self.spool.has_records():
                 log.info("spool_replayed")
 
-    def _next_records(self) -> list[Record]:
-        records: list[Record] = []
-        record = self.spool.peek()
-        while record is not None:
-            records.append(record)
-            if len(records) >= self.settings.max_in_flight:
-                break
-            record = self.spool.peek(after=record)
-        return records
+    async def _replay_run(self) -> WriteError | None:
+        """Send the spool's records oldest first, keeping up to max_in_flight requests going,
+        and commit each once it and every record before it succeeded. Returns None when the
+        spool is empty, or the first failure once the requests in flight have finished: the
+        records from the failed one on stay in the spool (any later one that did succeed is
+        sent again; InfluxDB overwrites identical points)."""
+        window: deque[tuple[Record, asyncio.Task[None]]] = deque()
+        last: Record | None = None
+        failure: WriteError | None = None
+        limit = self.settings.max_in_flight
+        try:
+            while True:
+                while failure is None and len(window) < limit:
+                    record = self.spool.peek(after=last)
+                    if record is None:
+                        break
+                    task = asyncio.create_task(
+                        self._write(
+                            record.target, record.body, record.points, record.lo_ns, record.hi_ns
+                        )
+                    )
+                    window.append((record, task))
+                    last = record
+                if not window:
+                    return failure
+                record, task = window[0]
+                await asyncio.wait((task,))
+                window.popleft()
+                exc = task.exception()
+                if exc is None and failure is None:
+                    self.spool.commit(record)
+                    self.metrics.replayed_points.inc(record.points)
+                    self._idle.set()
+                elif isinstance(exc, WriteError):
+                    failure = failure or exc
+                elif exc is not None:
+                    raise exc
+        finally:
+            for _, task in window:
+                task.cancel()
 
     def _backoff(self, attempt: int, exc: WriteError) -> float:
         jitter = random.uniform(0.8, 1.2)  # noqa: S311 (jitter, not crypto)
@@ -441,8 +505,12 @@ class Writer:
             if now - last_sync >= self.settings.fsync_interval:
                 self.spool.tick()
                 last_sync = now
-            if now - last_save >= ROLLUP_SNAPSHOT_S:
-                self._save_rollups()
+            if now - last_save >= ROLLUP_SNAPSHOT_S and (
+                self._snapshot is None or self._snapshot.done()
+            ):
+                self._snapshot = asyncio.create_task(
+                    self._snapshot_logged(), name="store-rollup-snapshot"
+                )
                 last_save = now
 
     def tick(self) -> None:
@@ -462,19 +530,84 @@ class Writer:
         m.rollup_late.inc(self.rollups.late)
         self.rollups.late = 0
 
+    async def _snapshot_logged(self) -> None:
+        try:
+            await self.snapshot_rollups()
+        except OSError as exc:  # disk full, permissions: the closed-window logs stay
+            log.warning("rollup_snapshot_failed", error=str(exc))
+
+    async def snapshot_rollups(self) -> None:
+        """The periodic snapshot of the open rollup windows, without stalling the loop.
+
+        The rollup batches are sealed first, so every window closed so far is handed to the
+        sender or the spool with its closed mark. The closed-window log is then rotated:
+        windows closed from now on are marked in a new log. The state is serialised in pieces
+        (`Rollups.json_pieces`) with the loop free between them, and written and fsynced on a
+        worker thread; only then are the rotated logs it covers deleted. A kill -9 at any point
+        leaves the previous snapshot (or this one) and every closed mark since it: after a
+        restart no window that was written is written again.
+        """
+        if not self.rollups.tiers:
+            return
+        for tier in self.rollups.tiers:
+            if tier in self._open:
+                self._seal(tier)
+        generation = self._rotate_closed_log()
+        pieces: list[str] = []
+        for piece in self.rollups.json_pieces():
+            pieces.append(piece)
+            await asyncio.sleep(0)
+        await asyncio.to_thread(_write_pieces, self.dir / ROLLUP_STATE, pieces)
+        self._drop_rotated_logs(upto=generation)
+
+    def _rotate_closed_log(self) -> int:
+        self._log_generation += 1
+        active = self.dir / ROLLUP_CLOSED_LOG
+        if active.exists():
+            active.rename(self.dir / ROLLUP_CLOSED_ROTATED.format(self._log_generation))
+        return self._log_generation
+
+    def _rotated_logs(self) -> list[tuple[int, Path]]:
+        prefix = ROLLUP_CLOSED_ROTATED.format("")
+        found = []
+        for path in self.dir.glob(ROLLUP_CLOSED_ROTATED.format("*")):
+            suffix = path.name.removeprefix(prefix)
+            if suffix.isdigit():
+                found.append((int(suffix), path))
+        return sorted(found)
+
+    def _drop_rotated_logs(self, *, upto: int | None = None) -> None:
+        for number, path in self._rotated_logs():
+            if upto is None or number <= upto:
+                path.unlink(missing_ok=True)
+
     def _save_rollups(self) -> None:
-        """Snapshot the open windows; the closed-window log is then covered and truncated."""
+        """Snapshot the open windows at once (at aclose); every closed-window log is then
+        covered and deleted."""
         if not self.rollups.tiers:
             return
         atomic_write(self.dir / ROLLUP_STATE, self.rollups.to_json().encode("utf-8"))
         (self.dir / ROLLUP_CLOSED_LOG).unlink(missing_ok=True)
+        self._drop_rotated_logs()
 
     def _load_rollups(self) -> None:
         state = self.dir / ROLLUP_STATE
         if state.exists():
             self.rollups.load_json(state.read_text())
-        log_file = self.dir / ROLLUP_CLOSED_LOG
-        if log_file.exists():  # a crash since the last snapshot: windows written meanwhile
+        # A crash since the last snapshot: windows written meanwhile (a snapshot that was
+        # running left its rotated log, and the log after it).
+        logs = self._rotated_logs()
+        if logs:
+            self._log_generation = logs[-1][0]
+        for log_file in [path for _, path in logs] + [self.dir / ROLLUP_CLOSED_LOG]:
+            if not log_file.exists():
+                continue
             for line in log_file.read_text(encoding="utf-8").splitlines():
-                tier, start, series = line.split("\t", 2)
-                self.rollups.mark_closed(tier, series, int(start))
+                tier, start, series = [*line.split("\t", 2), "", ""][:3]
+                if series and start.isdigit():  # else a line torn by a kill -9
+                    self.rollups.mark_closed(tier, series, int(start))
+
+
+def _write_pieces(path: Path, pieces: list[str]) -> None:
+    """Join, encode and atomically write a snapshot (runs on a worker thread)."""
+    atomic_write(path, "".join(pieces).encode("utf-8"))

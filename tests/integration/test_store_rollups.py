@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from test_store_influx1 import count, settings, wait_for
 
 from chmd.model import Sample
 from chmd.store.metrics import StoreMetrics
+from chmd.store.settings import StorageSettings
 from chmd.store.writer import Writer
 
 pytestmark = pytest.mark.integration
@@ -25,6 +27,21 @@ TIERS = {
         {"name": "r5m", "window": "5m", "keep": "3d"},
     ],
 }
+
+
+@pytest.fixture
+async def make_writer() -> AsyncIterator[Callable[[StorageSettings], Writer]]:
+    """Writers that are closed whatever the test's outcome (an unclosed one leaves an aiohttp
+    session whose ResourceWarning would fail a later test)."""
+    made: list[Writer] = []
+
+    def make(settings: StorageSettings) -> Writer:
+        made.append(Writer(settings, StoreMetrics(CollectorRegistry())))
+        return made[-1]
+
+    yield make
+    for writer in made:
+        await writer.aclose()  # a second aclose is a no-op
 
 
 def raw_samples(start: int) -> list[Sample]:
@@ -68,16 +85,15 @@ def compare(server: InfluxDB, db: str, tier: str, width: str, start: int, end: i
     return len(got)
 
 
-async def test_rollups_match_influxql(influxdb: InfluxDB, tmp_path: Path) -> None:
+async def test_rollups_match_influxql(
+    influxdb: InfluxDB, tmp_path: Path, make_writer: Callable[[StorageSettings], Writer]
+) -> None:
     """Every 1m and 5m window's mean/min/max/last equals InfluxQL's over the same raw points."""
     now_min = time.time_ns() // MIN * MIN
     start = now_min - 40 * MIN  # aligned to 5m below
     start -= start % (5 * MIN)
     end = start + 12 * MIN
-    writer = Writer(
-        settings(influxdb.url, "st_rollup", tmp_path, retention=TIERS),
-        StoreMetrics(CollectorRegistry()),
-    )
+    writer = make_writer(settings(influxdb.url, "st_rollup", tmp_path, retention=TIERS))
     await writer.start()
     samples = raw_samples(start)
     writer.submit(samples)
@@ -97,12 +113,14 @@ async def test_rollups_match_influxql(influxdb: InfluxDB, tmp_path: Path) -> Non
     assert compare(influxdb, "st_rollup", "r5m", "5m", start, end) == 6
 
 
-async def test_restart_keeps_open_window(influxdb: InfluxDB, tmp_path: Path) -> None:
+async def test_restart_keeps_open_window(
+    influxdb: InfluxDB, tmp_path: Path, make_writer: Callable[[StorageSettings], Writer]
+) -> None:
     """A window open at aclose is persisted and written once, complete, by the next Writer."""
     t0 = time.time_ns() // MIN * MIN - 30 * MIN
     t0 -= t0 % (5 * MIN)
     s = settings(influxdb.url, "st_rollup2", tmp_path, retention=TIERS)
-    first = Writer(s, StoreMetrics(CollectorRegistry()))
+    first = make_writer(s)
     await first.start()
     first.submit(
         [
@@ -111,7 +129,7 @@ async def test_restart_keeps_open_window(influxdb: InfluxDB, tmp_path: Path) -> 
         ]
     )
     await first.aclose()
-    second = Writer(s, StoreMetrics(CollectorRegistry()))
+    second = make_writer(s)
     await second.start()
     second.submit([Sample("cpu", {"device": "a"}, {"load": 8.0}, t0 + 2 * 10**9)])
     second.tick()
