@@ -39,10 +39,12 @@ class WriteError(StoreError):
         kind: str,
         status: int | None = None,
         retry_after: float | None = None,
+        refused: bool = False,
     ) -> None:
         super().__init__(message, retryable=kind in RETRYABLE, status=status)
         self.kind = kind
         self.retry_after = retry_after
+        self.refused = refused  # nothing listens: the server is down, a retry costs nothing
 
 
 RETRYABLE = frozenset({"network", "timeout", "server", "throttled"})
@@ -74,12 +76,16 @@ def backoff_s(
     attempt: int, exc: WriteError, *, initial: float, maximum: float, jitter: float
 ) -> float:
     """Delay before retry number `attempt` (1, 2, …): Retry-After when the server sent one
-    (capped at 10 x maximum), `maximum` for auth/not_found (check now and then), else
-    initial x 2^(attempt-1) capped at `maximum`, times `jitter` (0.8-1.2)."""
+    (capped at 10 x maximum), `maximum` for auth/not_found (check now and then), `initial` x
+    `jitter` while the connection is refused (nothing reached the server, and writes resume
+    within about `initial` once it is back), else initial x 2^(attempt-1) capped at
+    `maximum`, times `jitter` (0.8-1.2)."""
     if exc.retry_after is not None:
         return min(exc.retry_after, maximum * 10)
     if not exc.retryable:
         return maximum
+    if exc.refused:
+        return min(initial, maximum) * jitter
     return min(initial * 2.0 ** (attempt - 1), maximum) * jitter
 
 
@@ -157,7 +163,12 @@ class V1Transport:
         except TimeoutError as exc:
             raise WriteError("timed out", kind="timeout") from exc
         except aiohttp.ClientError as exc:
-            raise WriteError(f"{type(exc).__name__}: {exc}", kind="network") from exc
+            refused = isinstance(exc, aiohttp.ClientConnectorError) and isinstance(
+                exc.os_error, ConnectionRefusedError
+            )
+            raise WriteError(
+                f"{type(exc).__name__}: {exc}", kind="network", refused=refused
+            ) from exc
 
     async def query(self, q: str, *, db: str | None = None) -> list[dict[str, Any]]:
         """One InfluxQL statement via POST /query; returns `results[0]["series"]` (maybe [])."""

@@ -120,3 +120,27 @@ async def test_retry_after_is_honoured(tmp_path: Path) -> None:
         await runner.cleanup()
     assert len(seen) == 2
     assert seen[1] - seen[0] >= 1.9
+
+
+async def test_refused_connection_is_marked_refused(tmp_path: Path) -> None:
+    """A write to a loopback port nothing listens on fails as a retryable `network` error
+    marked `refused` (retried every retry_initial instead of backing off to retry_max)."""
+    import socket
+
+    from chmd.store.transport import V1Transport, WriteError
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    transport = V1Transport(settings(f"http://127.0.0.1:{port}", "st_refused", tmp_path))
+    await transport.start()
+    try:
+        with pytest.raises(WriteError) as caught:
+            await transport.write("raw", b"e v=1i 1")
+    finally:
+        await transport.aclose()
+    assert (caught.value.kind, caught.value.retryable, caught.value.refused) == (
+        "network",
+        True,
+        True,
+    )

@@ -43,6 +43,14 @@ def test_retry_after_is_honoured() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") is None
 
 
+def test_refused_connection_is_retried_every_retry_initial() -> None:
+    """While nothing listens (connection refused) the delay stays at retry_initial x jitter,
+    so writes resume about a second after the server is back, not up to retry_max later."""
+    exc = WriteError("down", kind="network", refused=True)
+    delays = [backoff_s(n, exc, initial=1, maximum=10, jitter=1.2) for n in (1, 5, 50)]
+    assert delays == [1.2, 1.2, 1.2]
+
+
 def test_operator_errors_wait_retry_max() -> None:
     """auth/not_found are re-checked every retry_max, not hammered."""
     assert backoff_s(1, WriteError("x", kind="auth"), initial=1, maximum=30, jitter=1.0) == 30
