@@ -193,10 +193,31 @@ def test_collector_polls_v3_through_the_fast_path(snmpd: Any) -> None:
     assert any(s.measurement == "interface" for s in result.samples)
 
 
-def test_agent_restart_recovers_without_an_error(tmp_path: Any) -> None:
-    """snmpd restarts (its engine starts over: a new engine ID or boots, its clock from 0):
-    the next poll rediscovers/resyncs inside the request and succeeds with no error."""
-    agent = Snmpd(tmp_path).start()
+class PersistentSnmpd(Snmpd):
+    """snmpd that also reads its persistent state on restart (`-C` otherwise skips it), so a
+    restart keeps its engine ID and counts engine boots up, as a real device does."""
+
+    def _argv(self) -> list[str]:
+        argv = super()._argv()
+        persisted = self.base / "persist" / "snmpd.conf"
+        if persisted.exists():
+            at = argv.index("-c") + 1
+            argv[at] = f"{argv[at]},{persisted}"
+        return argv
+
+
+@pytest.mark.parametrize(
+    ("agent_class", "same_engine"),
+    [(PersistentSnmpd, True), (Snmpd, False)],
+    ids=["boots-up", "new-engine-id"],
+)
+def test_agent_restart_recovers_without_an_error(
+    tmp_path: Any, agent_class: type[Snmpd], same_engine: bool
+) -> None:
+    """snmpd restarts: with its engine ID kept and boots counted up (the agent answers
+    usmStatsNotInTimeWindows: resync) or with a new engine ID (usmStatsUnknownEngineIDs:
+    rediscovery). Either way the next poll succeeds with no error."""
+    agent = agent_class(tmp_path).start()
     try:
         dev = v3_device(agent)
         collector = SnmpCollector(PROFILES)
@@ -219,7 +240,11 @@ def test_agent_restart_recovers_without_an_error(tmp_path: Any) -> None:
         assert first.errors == ()
         assert second.errors == ()
         assert second.ok
-        assert after != before  # the agent really is a new engine incarnation
+        if same_engine:
+            assert after[0] == before[0]
+            assert after[1] > before[1]
+        else:
+            assert after[0] != before[0]
     finally:
         agent.close()
 
