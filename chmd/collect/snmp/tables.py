@@ -151,7 +151,7 @@ def _layout(table: Table) -> _Layout:
     layout = _Layout(
         plans,
         counters,
-        DERIVES.get(table.derive or ""),
+        None if interface else DERIVES.get(table.derive or ""),  # its fields come in `_RatePlan`
         typed_after,
         interface,
         all(plan.mode == _PLAIN for plan in plans.values()),
