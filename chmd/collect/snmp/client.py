@@ -185,11 +185,13 @@ class _Requester(ABC):
             width = len(columns)
             pdu_reps = max(1, min(reps, 1000 // width)) if bulk else 0
             if bulk and expected is not None:
-                remaining = expected - max(len(rows[c]) for c in columns)
+                remaining = expected - max(map(len, map(rows.__getitem__, columns)))
                 pdu_reps = max(1, min(pdu_reps, remaining + 1))
             self.sent_at = self.clock() if times else 0.0
             status, index, vbs = await self._request(
-                ber.GETBULK if bulk else ber.GETNEXT, [cursor[c] for c in columns], pdu_reps
+                ber.GETBULK if bulk else ber.GETNEXT,
+                list(map(cursor.__getitem__, columns)),
+                pdu_reps,
             )
             if status == 1 and bulk and reps > 1:  # tooBig: ask for fewer rows
                 reps = max(1, reps // 2)
@@ -206,7 +208,8 @@ class _Requester(ABC):
             if times:
                 now = (self.sent_at + self.clock()) / 2.0  # the agent read them mid-way
                 for column, stamps in times.items():
-                    stamps.extend([now] * (len(rows[column]) - len(stamps)))
+                    if (new_rows := len(rows[column]) - len(stamps)) > 0:
+                        stamps.extend([now] * new_rows)
         if len(self._table_rows) < 1000:
             self._table_rows[key] = max((len(r) for r in rows.values()), default=0)
         return rows
