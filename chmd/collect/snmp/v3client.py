@@ -43,6 +43,7 @@ _AUTH_REPORTS: dict[OID, str] = {
     usm.DECRYPTION_ERRORS: "decryption error: privacy key or protocol",
 }
 _DISCOVERY_OID: OID = (1, 3, 6, 1, 2, 1, 1, 3, 0)
+_NOBODY = usm.UsmUser(b"")  # the user of discovery messages
 
 
 class UsmReport(ProtocolError):
@@ -205,8 +206,8 @@ class UsmClient(_Requester):
         address = self._address or await self._resolve()
         msg_id = self._engine.next_request_id()
         scoped = usm.scoped_pdu(b"", b"", usm.encode_pdu(ber.GET, msg_id, (_DISCOVERY_OID,)))
-        message = usm.encode_message(
-            msg_id, self._user, self._keys, b"", 0, 0, scoped, flags=usm.FLAG_REPORTABLE
+        message = usm.encode_message(  # no user name, as RFC 3414 4 recommends
+            msg_id, _NOBODY, self._keys, b"", 0, 0, scoped, flags=usm.FLAG_REPORTABLE
         )
         self._expect = msg_id
         try:
