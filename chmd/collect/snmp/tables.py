@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 
 from chmd.collect.fieldtypes import field_type, typed_fields
 from chmd.collect.snmp import ber
@@ -46,36 +47,40 @@ def index_rows(
     rows: dict[Index, Row] = {}
     read_at: ReadTimes = {}
     exceptions = ber.EXCEPTIONS
+    # rows made by the first column, in its order: a column with the same indexes (nearly
+    # every column of a table) fills them without looking each one up
+    aligned: list[Row] = []
+    aligned_indexes: list[Index] | None = None
     for column in columns:
         n = len(column.oid)
         name = column.name
         vbs = walked.get(column.oid, ())
+        indexes = [vb[0][n:] for vb in vbs]
         stamps = times.get(column.oid) if times else None
         if stamps:
-            n_stamped = len(stamps)
-            at_of = read_at[name] = {}
-            for i, vb in enumerate(vbs):
-                index = vb[0][n:]
-                if i < n_stamped:
-                    at_of[index] = stamps[i]
-                if vb[1] in exceptions:
-                    continue
-                row = rows.get(index)
-                if row is None:
-                    rows[index] = {name: vb}
-                else:
-                    row[name] = vb
-            continue
-        for vb in vbs:
+            read_at[name] = dict(zip(indexes, stamps, strict=False))
+        if exceptions.isdisjoint(map(_tag_of, vbs)):
+            if not rows:
+                aligned = [{name: vb} for vb in vbs]
+                rows = dict(zip(indexes, aligned, strict=True))
+                aligned_indexes = indexes if len(rows) == len(aligned) else None
+                continue
+            if indexes == aligned_indexes:
+                for cells, vb in zip(aligned, vbs, strict=True):
+                    cells[name] = vb
+                continue
+        for index, vb in zip(indexes, vbs, strict=True):
             if vb[1] in exceptions:
                 continue
-            index = vb[0][n:]
             row = rows.get(index)
             if row is None:
                 rows[index] = {name: vb}
             else:
                 row[name] = vb
     return rows, read_at
+
+
+_tag_of = itemgetter(1)
 
 
 def text(value: object) -> str:
