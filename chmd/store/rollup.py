@@ -111,16 +111,27 @@ def _fold(window: _Window) -> None:
             agg[4] = column[last_row]
 
 
-_OUT_NAMES: dict[str, tuple[str, str, str, str]] = {}
+_Shape = tuple[tuple[str, ...], tuple[bool, ...]]
+_OUT_SHAPES: dict[tuple[tuple[str, ...], tuple[int, ...]], _Shape] = {}
 
 
-def _out_names(name: str) -> tuple[str, str, str, str]:
-    """The rollup field names of a field: mean, max, min, last (cached)."""
-    names = (f"{name}_mean", f"{name}_max", f"{name}_min", f"{name}_last")
-    if len(_OUT_NAMES) >= _PLAN_LIMIT:
-        _OUT_NAMES.clear()
-    _OUT_NAMES[name] = names
-    return names
+def _out_shape(aggs: dict[str, Agg], kinds: dict[str, int]) -> _Shape:
+    """The rollup field names of a window's fields (gauges: mean, max, min, last; rates: mean,
+    max) and which fields are gauges; cached per field names and kinds."""
+    names = tuple(aggs)
+    key = (names, tuple(map(kinds.__getitem__, names)))
+    shape = _OUT_SHAPES.get(key)
+    if shape is None:
+        out: list[str] = []
+        for name, kind in zip(*key, strict=True):
+            out += (f"{name}_mean", f"{name}_max")
+            if kind == GAUGE:
+                out += (f"{name}_min", f"{name}_last")
+        shape = (tuple(out), tuple(kind == GAUGE for kind in key[1]))
+        if len(_OUT_SHAPES) >= _PLAN_LIMIT:
+            _OUT_SHAPES.clear()
+        _OUT_SHAPES[key] = shape
+    return shape
 
 
 def _dumps(value: Any) -> str:
@@ -144,9 +155,25 @@ def _window_json(key: tuple[str, str], window: _Window) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Closed:
+    """A closed window: `names[i]` = `values[i]` (all floats), at `time_ns` (window start)."""
+
     tier: str
-    series: str
-    sample: Sample
+    series: str  # the raw series key (line protocol `measurement,tags`)
+    measurement: str
+    tags: Mapping[str, str]
+    time_ns: int
+    names: tuple[str, ...]
+    values: list[float]
+
+    @property
+    def sample(self) -> Sample:
+        """The window as a Sample (the Writer formats `names`/`values` directly)."""
+        return Sample(
+            self.measurement,
+            self.tags,
+            dict(zip(self.names, self.values, strict=True)),
+            self.time_ns,
+        )
 
 
 class Rollups:
@@ -170,6 +197,7 @@ class Rollups:
         self._measurements = tuple(measurements)
         self._kinds: dict[str, Any] = {}  # measurement → {field: kind}, None: not rolled up
         self._plans: dict[tuple[str, tuple[str, ...]], _Plan | None] = {}
+        self._plans_by_layout: dict[tuple[str, object], _Plan | None] = {}
         self.buffer_rows = True  # False: every sample updates the aggregates at once (tests)
         self._open: dict[tuple[str, str], _Window] = {}
         self._closed_upto: dict[tuple[str, str], int] = {}  # last closed window start
@@ -221,15 +249,29 @@ class Rollups:
         self._plans[(measurement, keys)] = plan
         return plan
 
-    def observe(self, sample: Sample, series: str) -> list[Closed]:
-        """Add one raw sample (`series` = its line-protocol series key); returns closed windows."""
+    def observe(
+        self, sample: Sample, series: str, clean: tuple[object, tuple[Any, ...]] | None = None
+    ) -> list[Closed]:
+        """Add one raw sample (`series` = its line-protocol series key); returns closed windows.
+        `clean`: `lineproto.field_set_layout`'s (layout, values) when every field of the sample
+        is a plain int or a finite float (saves looking at the values again)."""
         if not self._names:
             return []
         fields = sample.fields
-        layout = (sample.measurement, tuple(fields))
-        plan = self._plans.get(layout, MISSING)
-        if plan is MISSING:
-            plan = self._plan(*layout)
+        if clean is not None:
+            by_layout = (sample.measurement, clean[0])
+            plan = self._plans_by_layout.get(by_layout, MISSING)
+            if plan is MISSING:
+                plan = self._plans_by_layout[by_layout] = self._plan(
+                    sample.measurement, tuple(fields)
+                )
+                if len(self._plans_by_layout) >= _PLAN_LIMIT:
+                    self._plans_by_layout.clear()
+        else:
+            layout = (sample.measurement, tuple(fields))
+            plan = self._plans.get(layout, MISSING)
+            if plan is MISSING:
+                plan = self._plan(*layout)
         if plan is None:
             return []
         out: list[Closed] = []
@@ -241,6 +283,16 @@ class Rollups:
         if is_last:
             window.last_ns = t
         if not plan.names:
+            return out
+        if clean is not None and self.buffer_rows:
+            values = plan.pick(clean[1])
+            if window.plan is not plan:
+                if window.rows:
+                    _fold(window)
+                window.plan = plan
+            if is_last:
+                window.last_row = len(window.rows)
+            window.rows.append(values)
             return out
         values = plan.pick(tuple(fields.values()))
         # The common case: every rolled-up value a plain int or float, all finite (a sum that
@@ -344,34 +396,43 @@ class Rollups:
         self._closed_upto[(tier, series)] = window.start_ns
         if window.rows:
             _fold(window)
-        fields: dict[str, float] = {}
-        kinds = window.kinds
-        for name, (count, total, low, high, last) in window.aggs.items():
-            names = _OUT_NAMES.get(name)
-            if names is None:
-                names = _out_names(name)
-            fields[names[0]] = total / count
-            fields[names[1]] = float(high)  # always floats: an int gauge's max too
-            if kinds[name] == GAUGE:
-                fields[names[2]] = float(low)
-                fields[names[3]] = float(last)
-        if fields:  # a window of fields that are never rolled up writes nothing
-            sample = Sample(window.measurement, window.tags, fields, window.start_ns)
-            out.append(Closed(tier, series, sample))
+        aggs, kinds = window.aggs, window.kinds
+        if aggs:  # a window of fields that are never rolled up writes nothing
+            shape = _out_shape(aggs, kinds)
+            values: list[float] = []
+            extend = values.extend
+            for (count, total, low, high, last), gauge in zip(aggs.values(), shape[1], strict=True):
+                # always floats: an int gauge's max too
+                if gauge:
+                    extend((total / count, float(high), float(low), float(last)))
+                else:
+                    extend((total / count, float(high)))
+            out.append(
+                Closed(
+                    tier, series, window.measurement, window.tags, window.start_ns, shape[0], values
+                )
+            )
         if level + 1 < len(self._names):
             upper = self._window(level + 1, series, window.start_ns, window, out)
             if upper is not None:
                 upper.last_ns = window.start_ns
-                for name, agg in window.aggs.items():
-                    have = upper.aggs.get(name)
+                if not upper.aggs:  # the first window of the upper one
+                    upper.aggs = {name: agg.copy() for name, agg in aggs.items()}
+                    upper.kinds = kinds.copy()
+                    return
+                have_aggs = upper.aggs
+                for name, agg in aggs.items():
+                    have = have_aggs.get(name)
                     if have is None:
-                        upper.aggs[name] = list(agg)
-                        upper.kinds[name] = window.kinds[name]
+                        have_aggs[name] = agg.copy()
+                        upper.kinds[name] = kinds[name]
                     else:
                         have[0] += agg[0]
                         have[1] += agg[1]
-                        have[2] = min(have[2], agg[2])
-                        have[3] = max(have[3], agg[3])
+                        if agg[2] < have[2]:
+                            have[2] = agg[2]
+                        if agg[3] > have[3]:
+                            have[3] = agg[3]
                         have[4] = agg[4]
 
     def mark_closed(self, tier: str, series: str, start_ns: int) -> None:

@@ -189,10 +189,10 @@ class Writer:
         skipped = self._skipped
         observe = self.rollups.observe if self.rollups.tiers else None
         size = self.settings.batch_size
-        series_key, field_set = lineproto.series_key, lineproto.field_set
+        series_key, field_set = lineproto.series_key, lineproto.field_set_layout
         for sample in samples:
             key = series_key(sample)
-            fields = field_set(sample, skipped) if key else ""
+            fields, clean = field_set(sample, skipped) if key else ("", None)
             if not fields:
                 skipped.samples += 1
                 continue
@@ -203,7 +203,7 @@ class Writer:
             if t > hi:
                 hi = t
             if observe is not None:
-                for closed in observe(sample, key):
+                for closed in observe(sample, key, clean):
                     self._add_rollup(closed)
             if len(lines) >= size:
                 raw.lo_ns, raw.hi_ns = lo, hi
@@ -222,16 +222,16 @@ class Writer:
         return _Open([], self._clock_ns(), time.monotonic())
 
     def _add_rollup(self, closed: Closed) -> None:
-        tier, sample = closed.tier, closed.sample
-        self._marks.setdefault(tier, []).append(f"{tier}\t{sample.time_ns}\t{closed.series}\n")
-        line = lineproto.encode(sample, self._skipped)
-        if line is None:
+        tier, t = closed.tier, closed.time_ns
+        self._marks.setdefault(tier, []).append(f"{tier}\t{t}\t{closed.series}\n")
+        fields = lineproto.float_fields(closed.names, closed.values, self._skipped)
+        if not fields:
+            self._skipped.samples += 1
             return
         batch = self._open.get(tier)
         if batch is None:
             batch = self._open[tier] = self._new_open()
-        batch.lines.append(line)
-        t = sample.time_ns
+        batch.lines.append(f"{closed.series} {fields} {t}")
         if t < batch.lo_ns:
             batch.lo_ns = t
         if t > batch.hi_ns:

@@ -106,3 +106,27 @@ def test_field_set_layout_follows_value_types() -> None:
         skipped = lp.SkipCounts()
         assert lp.field_set(Sample("m", {}, {"a": big, "b": 0.5}, 1), skipped) == "b=0.5"
         assert skipped.fields == {"int_range": 1}
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(alphabet='ab%= ,"\\\n\t_', max_size=5),
+            st.floats(allow_nan=True, allow_infinity=True),
+        ),
+        max_size=8,
+        unique_by=lambda item: item[0],
+    ),
+    st.integers(min_value=1, max_value=3),
+)
+def test_float_fields_equals_field_set(items: list[tuple[str, float]], repeat: int) -> None:
+    """Rollup windows (all-float fields formatted from names and values) are written and
+    counted exactly as field_set writes the same fields of a Sample."""
+    names = tuple(name for name, _ in items)
+    values = [value for _, value in items]
+    want_skipped = lp.SkipCounts()
+    want = lp.field_set_per_field(Sample("m", {}, dict(items), 1), want_skipped)
+    for _ in range(repeat):  # first call builds the template, later ones reuse it
+        skipped = lp.SkipCounts()
+        assert lp.float_fields(names, values, skipped) == want
+        assert skipped == want_skipped

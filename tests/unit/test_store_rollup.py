@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chmd.model import FieldValue, Sample
+from chmd.store import lineproto
 from chmd.store.rollup import Closed, Rollups
 
 MIN = 60 * 10**9
@@ -162,9 +163,10 @@ def test_buffered_rows_equal_per_sample_updates(
     events: list[tuple[str, int, dict[str, FieldValue], str]],
 ) -> None:
     """Buffering rows and folding them later gives exactly (types and bits) the windows that
-    updating every aggregate per sample gives, whatever the order, layouts and values."""
+    updating every aggregate per sample gives, whatever the order, layouts and values; also
+    when the Writer passes the line-protocol layout of clean samples (`clean`)."""
     results = []
-    for buffer_rows in (True, False):
+    for buffer_rows, pass_clean in ((True, False), (False, False), (True, True)):
         r = Rollups({"5m": 300, "1h": 3600}, exclude_fields=["*Octets"])
         r.buffer_rows = buffer_rows
         closed: list[Closed] = []
@@ -174,14 +176,16 @@ def test_buffered_rows_equal_per_sample_updates(
             now = max(0, now + step)
             t = now * 10**9
             if action == "observe":
-                closed += r.observe(Sample("m", {"s": series}, fields, t), series)
+                sample = Sample("m", {"s": series}, fields, t)
+                clean = lineproto.field_set_layout(sample, lineproto.SkipCounts())[1]
+                closed += r.observe(sample, series, clean if pass_clean else None)
             elif action == "close_due":
                 closed += r.close_due(t, grace_s=30)
             else:
                 snapshots.append(r.to_json())
         closed += r.close_due(10**6 * MIN)
         results.append((_exact(closed), snapshots, r.late))
-    assert results[0] == results[1]
+    assert results[0] == results[1] == results[2]
 
 
 def test_buffered_rows_fold_into_saved_aggregates_in_order() -> None:
