@@ -2,8 +2,8 @@
 
 This is the collection hot path: pysnmp/pyasn1 spend ~110 µs of CPU per varbind, this
 codec a few µs. It knows only what a poller needs (RFC 3416 PDUs over RFC 1157/1901
-messages); SNMPv3 and everything else stays with pysnmp (`pysnmp_client.py`), which is
-also the reference the tests compare this codec against.
+messages; SNMPv3's scoped PDUs reuse it through `usm.py`); everything else stays with pysnmp
+(`pysnmp_client.py`), which is also the reference the tests compare this codec against.
 
 OIDs are tuples of ints (they compare in SNMP's lexicographic order); a varbind is a
 plain tuple `(oid, tag, value)` where `tag` is the BER tag of the value:

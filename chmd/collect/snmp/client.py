@@ -1,12 +1,13 @@
 """chmd's own small SNMP interface: `get(oids)` and `walk(prefixes)` → decoded varbinds.
 
-Two implementations sit behind it:
+Three implementations sit behind it:
 
 * `FastClient` — v1/v2c over `transport.UdpEngine` with the `ber` codec (the hot path);
-* `pysnmp_client.PysnmpClient` — pysnmp 7 (asyncio), used for SNMPv3 (USM auth/priv, engine
-  discovery, usmStats reports → `AuthError`), and the reference the tests compare against.
+* `v3client.UsmClient` — SNMPv3 (USM, `usm.py`) over the same engine and codec;
+* `pysnmp_client.PysnmpClient` — pysnmp 7 (asyncio): the reference the tests compare against,
+  and the fallback for a v3 target `UsmClient` does not take.
 
-Both share `_Requester`: GETs packed `oids_per_get` to a PDU, and GETBULK multi-column table
+All share `_Requester`: GETs packed `oids_per_get` to a PDU, and GETBULK multi-column table
 walks (GETNEXT on v1) that stop at the end of each column or endOfMibView, refuse
 non-increasing OIDs and cap endless tables.
 """

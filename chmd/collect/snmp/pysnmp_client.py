@@ -1,7 +1,9 @@
-"""The pysnmp 7 (asyncio) implementation of chmd's SNMP interface: SNMPv3, and the reference.
+"""The pysnmp 7 (asyncio) implementation of chmd's SNMP interface: the reference.
 
-pysnmp handles USM (MD5/SHA/SHA-2 auth, DES/AES priv), engine discovery and the time window.
-Its error indications are translated here, once: usmStats reports → `AuthError`
+The tests compare chmd's own clients (`FastClient`, and `UsmClient` for SNMPv3) with it, and
+the collector falls back to it for a v3 target `UsmClient.supports()` refuses. pysnmp
+handles USM (MD5/SHA/SHA-2 auth, DES/AES priv), engine discovery and the time window. Its
+error indications are translated here, once: usmStats reports → `AuthError`
 ("authentication failed"), a timeout → `CollectTimeout`. pysnmp is imported lazily, so a
 daemon polling only v1/v2c never loads it.
 """
