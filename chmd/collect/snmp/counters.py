@@ -150,25 +150,31 @@ class RateTracker:
         baselines = self._rows.get(row)
         if baselines is None:
             baselines = self._rows[row] = {}
+        last = baselines.get
+        cell_of = cells.get
+        bound = bound_per_s if bound_per_s is not None and bound_per_s > 0 else None
         for field, out_name, bounded, times in counters:
-            max_per_s = bound_per_s if bounded else None
-            cell = cells.get(field)
+            cell = cell_of(field)
             if cell is None:
                 continue
             value = cell[2]
             if not isinstance(value, int):
                 continue
             at = times.get(index, now) if times else now
-            previous = baselines.get(field)
+            previous = last(field)
             baselines[field] = (value, at)
-            if previous is not None and previous[1] < at and previous[0] <= value:
-                per_s = (value - previous[0]) / (at - previous[1])  # the common case, inline
-                if max_per_s is not None and max_per_s > 0 and per_s > max_per_s:
+            if previous is None:
+                continue
+            prev_value, prev_at = previous
+            if prev_at < at and prev_value <= value:  # the common case, inline
+                per_s = (value - prev_value) / (at - prev_at)
+                if bounded and bound is not None and per_s > bound:
                     self.stats["over_speed"] += 1
                 else:
                     out[out_name] = per_s
-            elif previous is not None:
+            else:
                 bits = 32 if cell[1] == COUNTER32 else 64
+                max_per_s = bound_per_s if bounded else None
                 if (rate := self._per_s(previous, value, bits, at, max_per_s)) is not None:
                     out[out_name] = rate
 
