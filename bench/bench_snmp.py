@@ -227,12 +227,18 @@ def v3_target(port: int) -> SnmpTarget:
 
 
 async def bench_v3(port: int, columns: list[ber.OID], seconds: float) -> dict[str, Any]:
-    """SNMPv3 authPriv SHA/AES walks: UsmClient (fast path) beside PysnmpClient."""
+    """SNMPv3 authPriv SHA/AES walks (and packed GETs): UsmClient (fast path) beside
+    PysnmpClient."""
     out: dict[str, Any] = {}
     engine = UdpEngine()
     try:
-        cpu, vbs, _ = await bench_walk(UsmClient(v3_target(port), engine), columns, seconds)
+        usm_client = UsmClient(v3_target(port), engine)
+        cpu, vbs, _ = await bench_walk(usm_client, columns, seconds)
         out[V3_WALK] = (cpu, vbs)
+        walked = await usm_client.walk(columns)
+        instances = [vb[0] for col in columns[3:10] for vb in walked[col]]
+        cpu, vbs, _ = await bench_get(usm_client, instances, seconds)
+        out["chmd v3 packed GET, 20/PDU (UsmClient)"] = (cpu, vbs)
     finally:
         await engine.aclose()
     engine_py = new_pysnmp_engine()

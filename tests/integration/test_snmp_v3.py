@@ -80,12 +80,17 @@ def with_pysnmp(t: SnmpTarget, work: Callable[[PysnmpClient], Awaitable[T]]) -> 
     return run_sync(run())
 
 
-async def read_static(client: Any) -> tuple[list[VarBind], dict[OID, list[VarBind]]]:
-    """A GET and a GETBULK walk of values that do not move while the test runs."""
+async def read_static(
+    client: Any,
+) -> tuple[list[VarBind], dict[OID, list[VarBind]], list[VarBind]]:
+    """A GET, a GETBULK walk and a GET of several packs (sent back to back) of values that
+    do not move while the test runs."""
     got = await client.get([SYS_NAME, SYS_OBJECT_ID])
     walked = await client.walk([SYSTEM, *IF_STATIC])
     walked[SYSTEM] = [vb for vb in walked[SYSTEM] if vb[0] != SYS_UPTIME]
-    return got, walked
+    oids = [vb[0] for column in walked.values() for vb in column]
+    assert len(oids) > 2 * client.target.oids_per_get
+    return got, walked, await client.get(oids)
 
 
 @pytest.mark.parametrize(("user", "auth", "priv"), SNMPD_USERS)
@@ -320,3 +325,21 @@ def test_chmd_poll_with_v3_flags_uses_the_fast_path(
     system = next(s for s in samples if s["measurement"] == "system")
     assert system["fields"]["sysName"] == "ci-snmpd"
     assert "authpass123" not in result.output
+
+
+def test_pipelined_get_after_a_restart_resyncs(snmpd: Any) -> None:
+    """A GET of several packs (sent back to back) with the clock an hour off: the reports
+    send the packs again one at a time, which resyncs, and every OID is answered."""
+    t = target(snmpd, "netmonv3", "SHA", "AES", oids_per_get=5)
+
+    async def skewed(client: UsmClient) -> list[VarBind]:
+        walked = await client.walk([SYSTEM])
+        assert client._peer is not None
+        client._peer.time += 3600
+        client._peer.latest_time = client._peer.time
+        got = await client.get([vb[0] for vb in walked[SYSTEM]])
+        assert len(got) == len(walked[SYSTEM]) > 10
+        return got
+
+    got = with_usm(t, skewed)
+    assert (SYS_NAME, 4, b"ci-snmpd") in got

@@ -360,7 +360,7 @@ def discovered_client(**changes: Any) -> UsmClient:
     client = UsmClient(target(**changes), UdpEngine())
     report = usm.parse_message(agent_message(user(None, None, b""), 1, [], engine_id=ENGINE))
     client._adopt(report)
-    client._expect = 77
+    client._expect = (77,)
     return client
 
 
@@ -450,7 +450,7 @@ def test_stale_authentic_response_is_refused() -> None:
 def test_response_to_another_msgid_is_refused() -> None:
     """The PDU's request-id must be the msgID we sent."""
     client = discovered_client()
-    client._expect = 78
+    client._expect = (78,)
     with pytest.raises(ProtocolError):
         client._decode(agent_message(user(), 77, VARBINDS))
 

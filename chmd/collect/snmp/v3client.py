@@ -27,7 +27,7 @@ import asyncio
 import random
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 
 from chmd.collect.snmp import ber, usm
@@ -114,7 +114,7 @@ class UsmClient(_Requester):
         self._address: tuple[str, int] | None = None
         self._loopback = False
         self._family = socket.AF_INET
-        self._expect = 0  # msgID (and PDU request-id) of the request in flight
+        self._expect: Container[int] = ()  # msgIDs (= PDU request-ids) of requests in flight
         self._stamp = self._sent_now
         self._decode_bound = self._decode
         self._discover_decode = self._decode_discovery
@@ -166,16 +166,12 @@ class UsmClient(_Requester):
                     continue
                 raise self._report_error(report) from None
             except CollectTimeout:
-                if await self._agent_answers():
-                    raise AuthError(
-                        "authentication failed (the agent answers but not to our encrypted"
-                        " requests: wrong privacy key or protocol?)"
-                    ) from None
+                await self._timed_out()
                 raise
             return response.error_status, response.error_index, response.varbinds
 
-    async def _send(self, pdu: int, oids: Sequence[OID], max_repetitions: int) -> ber.Response:
-        address = self._address or await self._resolve()
+    def _message(self, pdu: int, oids: Sequence[OID], max_repetitions: int) -> tuple[bytes, int]:
+        """(message, msgID) of one request to the discovered engine."""
         peer = self._peer
         assert peer is not None  # noqa: S101 - discovered first
         msg_id = self._engine.next_request_id()
@@ -188,7 +184,56 @@ class UsmClient(_Requester):
             msg_id, self._user, self._keys, peer.engine_id, boots, engine_time, scoped,
             salt=self._salt,
         )  # fmt: skip
-        self._expect = msg_id
+        return message, msg_id
+
+    async def get(self, oids: Sequence[OID]) -> list[VarBind]:
+        """As FastClient: the packs of one GET go out back to back. A report on any of them
+        (clock or engine changed) sends them again one at a time, where `_request` handles it."""
+        size = self.target.oids_per_get
+        if len(oids) <= size or self._peer is None:
+            return await super().get(oids)
+        address = self._address or await self._resolve()
+        packs = [tuple(oids[start : start + size]) for start in range(0, len(oids), size)]
+        messages = [self._message(ber.GET, pack, 0) for pack in packs]
+        self._expect = {msg_id for _, msg_id in messages}
+        try:
+            answers = await self._engine.request_many(
+                address,
+                self._family,
+                messages,
+                timeout_s=self.target.timeout_s,
+                retries=self.target.retries,
+                loopback=self._loopback,
+                decode=self._decode_bound,
+            )
+        except UsmReport:
+            return await super().get(oids)
+        except CollectTimeout:
+            await self._timed_out()
+            raise
+        out: list[VarBind] = []
+        for pack, answer in zip(packs, answers, strict=True):
+            vbs = answer.varbinds
+            if not answer.error_status and len(vbs) == len(pack):  # every OID answered
+                self.varbinds_read += len(vbs)
+                out.extend(vbs)
+            else:
+                out.extend(await self._get_rest(pack, answer.error_status, answer.error_index, vbs))
+        return out
+
+    async def _timed_out(self) -> None:
+        """A request timed out: raise AuthError if the agent answers an unauthenticated probe
+        (net-snmp drops what it cannot decrypt), else return (the timeout stands)."""
+        if await self._agent_answers():
+            raise AuthError(
+                "authentication failed (the agent answers but not to our encrypted"
+                " requests: wrong privacy key or protocol?)"
+            ) from None
+
+    async def _send(self, pdu: int, oids: Sequence[OID], max_repetitions: int) -> ber.Response:
+        address = self._address or await self._resolve()
+        message, msg_id = self._message(pdu, oids, max_repetitions)
+        self._expect = (msg_id,)
         return await self._engine.request(
             address,
             self._family,
@@ -209,7 +254,7 @@ class UsmClient(_Requester):
         message = usm.encode_message(  # no user name, as RFC 3414 4 recommends
             msg_id, _NOBODY, self._keys, b"", 0, 0, scoped, flags=usm.FLAG_REPORTABLE
         )
-        self._expect = msg_id
+        self._expect = (msg_id,)
         try:
             await self._engine.request(
                 address,
@@ -285,7 +330,7 @@ class UsmClient(_Requester):
             raise BerError(str(exc)) from exc
         peer = self._peer
         user = self._user
-        if peer is None or incoming.msg_id != self._expect:
+        if peer is None or incoming.msg_id not in self._expect:
             raise ProtocolError("answer to a message we did not send")
         authenticated = False
         if incoming.flags & usm.FLAG_AUTH:
@@ -329,7 +374,9 @@ class UsmClient(_Requester):
 
     def _check_pdu(self, scoped: usm.Scoped) -> None:
         request_id = scoped.response.request_id
-        if request_id != self._expect and not (scoped.pdu_type == ber.REPORT and request_id == 0):
+        if request_id not in self._expect and not (
+            scoped.pdu_type == ber.REPORT and request_id == 0
+        ):
             raise ProtocolError("answer's request-id is not ours")
 
     @staticmethod
