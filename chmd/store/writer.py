@@ -460,9 +460,12 @@ class Writer:
                     failure = failure or exc
                 elif exc is not None:
                     raise exc
-        finally:
+        finally:  # cancelled (aclose) or raising: stop the requests still running
             for _, task in window:
-                task.cancel()
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved: its batch stays in the spool
+                else:
+                    task.cancel()
 
     def _backoff(self, attempt: int, exc: WriteError) -> float:
         jitter = random.uniform(0.8, 1.2)  # noqa: S311 (jitter, not crypto)
