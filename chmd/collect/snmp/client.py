@@ -247,14 +247,15 @@ class _Requester(ABC):
     @staticmethod
     def _all_in_order(columns: list[OID], vbs: list[VarBind], cursor: dict[OID, OID]) -> bool:
         """Whole rows, each OID above the one a row before it in its column (the first row:
-        above the cursor), no endOfMibView, and the last row still inside every column."""
+        above the cursor, which is the column or inside it), no endOfMibView, and the last
+        row still inside every column."""
         width = len(columns)
         oids = list(map(_oid_of, vbs))
         last_row = oids[-width:]
         return (
             ber.END_OF_MIB_VIEW not in map(_tag_of, vbs)
             and all(map(_less, chain(map(cursor.__getitem__, columns), oids), oids))
-            and all(map(_within, last_row, columns))
+            and all(map(_less, last_row, map(_COLUMN_ENDS.__getitem__, columns)))
         )
 
     @staticmethod
@@ -281,8 +282,18 @@ _oid_of = itemgetter(0)
 _less = operator.lt
 
 
-def _within(oid: OID, column: OID) -> bool:
-    return oid[: len(column)] == column
+class _ColumnEnds(dict[OID, OID]):
+    """Column → the first OID past it (its last arc + 1). An OID above the column's cursor is
+    inside the column exactly when it is below that end: a column is one interval of OIDs."""
+
+    def __missing__(self, column: OID) -> OID:
+        if len(self) >= 10_000:
+            self.clear()
+        end = self[column] = (*column[:-1], column[-1] + 1)
+        return end
+
+
+_COLUMN_ENDS = _ColumnEnds()
 
 
 class FastClient(_Requester):

@@ -224,9 +224,13 @@ def table_samples(
     measurement = table.measurement
     time_ns = ctx.time_ns
     rates = _RatePlan(layout, read_at or {}, tracker, ctx.now)
+    one_index = table.index_tags[0] if len(table.index_tags) == 1 else ""
     for index, row in rows.items():
         tags = base.copy()
-        _index_tags(table, index, tags)
+        if one_index and len(index) == 1:  # the common case of `_index_tags`, inline
+            tags[one_index] = str(index[0])
+        else:
+            _index_tags(table, index, tags)
         for tag_name, values, default in tag_specs:
             label = values.get(index, "")
             if not label and default:
@@ -299,19 +303,21 @@ class _RatePlan:
         if discontinuity is not None:
             value = discontinuity[2]
             tracker.observe_discontinuity(row_key, value if isinstance(value, int) else None)
-        speed_bps = _speed_bps(fields) if self.interface else None
         now = self.times.get(index, self.now) if self.times else self.now
+        if not self.interface:
+            tracker.row_rates(row_key, self.counters, row, index, now, None, fields)
+            return
+        speed_bps = _speed_bps(fields)
         bound = speed_bps / 8.0 if speed_bps else None
         tracker.row_rates(row_key, self.counters, row, index, now, bound, fields)
-        if self.interface:
-            for name, hc, low, pct_name in _DIRECTIONS:
-                octets: FieldValue | None = fields.get(hc)
-                if octets is None:
-                    octets = fields.get(low)
-                if isinstance(octets, float):
-                    fields[name] = octets
-                    if (pct := utilisation_percent(octets, speed_bps)) is not None:
-                        fields[pct_name] = pct
+        for name, hc, low, pct_name in _DIRECTIONS:
+            octets: FieldValue | None = fields.get(hc)
+            if octets is None:
+                octets = fields.get(low)
+            if isinstance(octets, float):
+                fields[name] = octets
+                if (pct := utilisation_percent(octets, speed_bps)) is not None:
+                    fields[pct_name] = pct
 
 
 _DIRECTIONS = (
