@@ -227,12 +227,12 @@ class _Requester(ABC):
             # the common case, checked in C over the whole answer: every column's OIDs
             # increase and its last is still in the column (so all are: a column's OIDs are
             # one interval in OID order), no endOfMibView
-            tail = len(vbs) - width
             for position, column in enumerate(columns):
                 rows[column].extend(vbs[position::width])  # row-major: this column's varbinds
-                cursor[column] = vbs[tail + position][0]
-                if len(rows[column]) >= MAX_ROWS:
-                    raise ProtocolError(f"table {ber.format_oid(column)} exceeds {MAX_ROWS} rows")
+            cursor.update(zip(columns, map(_oid_of, vbs[-width:]), strict=True))
+            if max(map(len, map(rows.__getitem__, columns))) >= MAX_ROWS:
+                column = next(c for c in columns if len(rows[c]) >= MAX_ROWS)
+                raise ProtocolError(f"table {ber.format_oid(column)} exceeds {MAX_ROWS} rows")
             return
         for position, column in enumerate(columns):
             out = rows[column]
