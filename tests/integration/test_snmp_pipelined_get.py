@@ -220,3 +220,13 @@ def test_v1_nosuchname_in_one_pack_re_asks_that_pack(
     asked = [oids for _, oids in agent.requests]
     assert asked.count(first) == 1
     assert (OIDS[0], OIDS[2]) in asked
+
+
+def test_a_get_of_nothing_sends_nothing(agent_factory: Callable[..., ScriptedAgent]) -> None:
+    """A GET of no OIDs returns [] without a request, as the one-pack-at-a-time GET did."""
+    agent = agent_factory(lambda rid, oids, tries: "answer")
+    engine = UdpEngine()
+    fast = client(agent, engine)
+    assert get(fast, engine, []) == []
+    assert agent.requests == []
+    assert engine.stats.sent == 0

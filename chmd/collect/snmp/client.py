@@ -334,7 +334,7 @@ class FastClient(_Requester):
         in-flight cap), not one after the other's answer: one wake-up for all answers."""
         size = self.target.oids_per_get
         if len(oids) <= size:
-            return await self._get_pack(tuple(oids))
+            return await self._get_pack(tuple(oids)) if oids else []
         address = self._address or await self._resolve()
         packs = [tuple(oids[start : start + size]) for start in range(0, len(oids), size)]
         messages = []
