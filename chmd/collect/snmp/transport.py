@@ -66,7 +66,8 @@ class UdpEngine:
     """One socket; `request()` sends a message and awaits the matching Response.
 
     The socket is a plain non-blocking one watched with `loop.add_reader`; each readiness
-    callback drains every datagram waiting, so answers that arrived together cost one wake-up.
+    callback reads every datagram waiting (while requests wait for answers), so answers that
+    arrived together cost one wake-up.
     """
 
     def __init__(self, *, max_in_flight: int = 64, rcvbuf_bytes: int = 4 << 20) -> None:
@@ -188,9 +189,10 @@ class UdpEngine:
             pending.timer = None
         if pending.holds_slot:
             pending.holds_slot = False
-            self._waiting -= 1
-            assert self._slots is not None  # noqa: S101 - bound before any request
-            self._slots.release()
+            if pending.future.get_loop() is self._loop:  # else: of a loop left behind
+                self._waiting -= 1
+                assert self._slots is not None  # noqa: S101 - bound before any request
+                self._slots.release()
 
     async def _launch(
         self,
