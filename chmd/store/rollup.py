@@ -189,6 +189,7 @@ class Rollups:
         ordered = sorted(tiers.items(), key=lambda item: item[1])
         self.tiers = {name: int(seconds * 1e9) for name, seconds in ordered}
         self._names = list(self.tiers)
+        self._width0 = next(iter(self.tiers.values()), 1)
         widths = list(self.tiers.values())
         for small, big in itertools.pairwise(widths):
             if big % small:
@@ -275,10 +276,12 @@ class Rollups:
         if plan is None:
             return []
         out: list[Closed] = []
-        window = self._window(0, series, sample.time_ns, sample, out)
-        if window is None:
-            return out
         t = sample.time_ns
+        window = self._open.get((self._names[0], series))  # the common case: still open
+        if window is None or t - t % self._width0 != window.start_ns:
+            window = self._window(0, series, t, sample, out)
+            if window is None:
+                return out
         is_last = t >= window.last_ns
         if is_last:
             window.last_ns = t
