@@ -45,6 +45,7 @@ from chmd.alerts.ack_http import Handler
 from chmd.alerts.matchers import device_labels
 from chmd.alerts.pipeline import AlertPipeline
 from chmd.collect import COLLECTORS, Collector
+from chmd.collect.metrics import SnmpTransportMetrics
 from chmd.collect.scheduler import Scheduler, collectors_for
 from chmd.collect.snmp import SnmpCollector
 from chmd.collect.ssh import ssh_collector
@@ -431,7 +432,9 @@ class Pipeline:
             if name == "ssh":
                 self.collectors[name] = ssh_collector(config, self.metrics.registry)
             else:
-                self.collectors[name] = COLLECTORS[name](config)
+                collector = self.collectors[name] = COLLECTORS[name](config)
+                if isinstance(collector, SnmpCollector):
+                    SnmpTransportMetrics(collector.transport_stats, self.metrics.registry)
 
     def _alert_pipeline(self, config: LoadedConfig) -> AlertPipeline:
         """The alert pipeline with its Apprise dispatcher, on our one NotifyMetrics."""

@@ -2,9 +2,60 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Protocol
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from chmd.model import PollResult
+
+
+class UdpCounts(Protocol):
+    """What the SNMP UDP engine counts (`chmd.collect.snmp.transport.TransportStats`)."""
+
+    sent: int
+    received: int
+    retries: int
+    timeouts: int
+    malformed: int
+    unmatched: int
+    wrong_source: int
+    discarded: int
+
+
+class SnmpTransportMetrics(Collector):
+    """The SNMP UDP engine's counters, read at scrape time (the hot path only adds ints).
+
+    `chmd_collect_snmp_datagrams_rejected_total{reason}`: answers not used — `unmatched`
+    (no request waits for that id: late, duplicate or foreign), `wrong_source` (from another
+    address than asked), `malformed` (not BER), `unauthentic` (SNMPv3: HMAC, replay).
+    """
+
+    def __init__(self, stats: UdpCounts, registry: CollectorRegistry) -> None:
+        self._stats = stats
+        registry.register(self)
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        s = self._stats
+        for name, help_text, value in (
+            ("requests", "SNMP datagrams sent, retries included.", s.sent),
+            ("retries", "SNMP requests sent again after a timeout.", s.retries),
+            ("timeouts", "SNMP requests unanswered after every try.", s.timeouts),
+            ("responses", "SNMP datagrams received.", s.received),
+        ):
+            yield CounterMetricFamily(f"chmd_collect_snmp_{name}", help_text, value=value)
+        rejected = CounterMetricFamily(
+            "chmd_collect_snmp_datagrams_rejected",
+            "SNMP datagrams received and not used, by reason.",
+            labels=["reason"],
+        )
+        rejected.add_metric(["unmatched"], s.unmatched)
+        rejected.add_metric(["wrong_source"], s.wrong_source)
+        rejected.add_metric(["malformed"], s.malformed)
+        rejected.add_metric(["unauthentic"], s.discarded)
+        yield rejected
 
 
 class CollectMetrics:

@@ -173,7 +173,8 @@ async def test_agent_restart_counts_withheld_rates(
     tmp_path: Path, snmpsim_factory: Any, influxdb: Any
 ) -> None:
     """An SNMP agent restart (sysUpTime back to 0) withholds that poll's rates; the daemon
-    counts it in chmd_collect_snmp_rates_withheld_total{reason="restart"}."""
+    counts it in chmd_collect_snmp_rates_withheld_total{reason="restart"}; the SNMP engine's
+    request/response counters are exported beside it."""
     from harness.snmp import write_data_dir
 
     agent = await asyncio.to_thread(
@@ -213,6 +214,13 @@ async def test_agent_restart_counts_withheld_rates(
             )
 
         await _until(lambda: withheld() >= 1, "a withheld rate counted")
+        # the UDP engine's own counters are on the same registry, read at scrape time
+        sent = registry.get_sample_value("chmd_collect_snmp_requests_total") or 0.0
+        answered = registry.get_sample_value("chmd_collect_snmp_responses_total") or 0.0
+        assert sent >= answered > 0
+        unauthentic = {"reason": "unauthentic"}
+        rejected = "chmd_collect_snmp_datagrams_rejected_total"
+        assert registry.get_sample_value(rejected, unauthentic) == 0.0
     finally:
         stop.set()
         await asyncio.wait_for(task, DEADLINE_S)

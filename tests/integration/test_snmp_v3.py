@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import socket
 from collections.abc import Awaitable, Callable
@@ -12,6 +14,7 @@ from harness.aio import run_sync
 from harness.snmp import SNMPD_V3_USERS, Snmpd, recordings
 from helpers import invoke_cli, poll_once
 
+from chmd.collect.snmp import usm
 from chmd.collect.snmp.ber import OID, VarBind
 from chmd.collect.snmp.client import SnmpTarget
 from chmd.collect.snmp.collector import SnmpCollector
@@ -343,3 +346,84 @@ def test_pipelined_get_after_a_restart_resyncs(snmpd: Any) -> None:
 
     got = with_usm(t, skewed)
     assert (SYS_NAME, 4, b"ci-snmpd") in got
+
+
+class ForgingRelay:
+    """A UDP relay between the client and a real agent that, before each real answer, sends
+    a forged copy (last byte flipped: the HMAC no longer verifies). With `only_forged`, the
+    real answers are held back and only forgeries reach the client."""
+
+    def __init__(self, agent: Any, only_forged: bool = False) -> None:
+        self.agent = (agent.host, agent.port)
+        self.only_forged = only_forged
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.host, self.port = self.sock.getsockname()
+        self.forged = 0
+        self._client: tuple[str, int] | None = None
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.sock.setblocking(False)
+        while True:
+            data, peer = await loop.sock_recvfrom(self.sock, 65535)
+            if peer == self.agent:
+                if self._client is None:
+                    continue
+                self.sock.sendto(data[:-1] + bytes((data[-1] ^ 0xFF,)), self._client)
+                self.forged += 1
+                if not self.only_forged or self._discovery(data):
+                    self.sock.sendto(data, self._client)
+            else:
+                self._client = peer
+                self.sock.sendto(data, self.agent)
+
+    @staticmethod
+    def _discovery(data: bytes) -> bool:
+        """An unauthenticated answer (the engine discovery report) passes in every mode."""
+        return not usm.parse_message(data).flags & usm.FLAG_AUTH
+
+
+def with_relay(
+    agent: Any, only_forged: bool, work: Callable[[UsmClient, ForgingRelay], Awaitable[T]]
+) -> T:
+    async def run() -> T:
+        relay = ForgingRelay(agent, only_forged)
+        server = asyncio.create_task(relay.serve())
+        engine = UdpEngine()
+        try:
+            return await work(UsmClient(target(relay, "netmonv3", "SHA", "AES"), engine), relay)
+        finally:
+            await engine.aclose()
+            server.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await server
+            relay.sock.close()
+
+    return run_sync(run())
+
+
+def test_forged_answers_are_discarded_and_the_real_one_is_read(snmpd: Any) -> None:
+    """An answer whose HMAC fails (here: one forged before every real answer) is dropped and
+    counted; the poll reads the authentic answer that follows, as if no forger were there."""
+
+    async def work(client: UsmClient, relay: ForgingRelay) -> tuple[Any, int, int]:
+        got = await client.walk([SYSTEM])
+        return got, relay.forged, client._engine.stats.discarded
+
+    got, forged, discarded = with_relay(snmpd, False, work)
+    expected = with_pysnmp(target(snmpd, "netmonv3", "SHA", "AES"), lambda c: c.walk([SYSTEM]))
+    assert [vb[0] for vb in got[SYSTEM]] == [vb[0] for vb in expected[SYSTEM]]
+    assert forged > 0
+    assert discarded >= forged - 1  # every forged answer but the discovery report's twin
+
+
+def test_only_forged_answers_fail_as_authentication_not_timeout(snmpd: Any) -> None:
+    """When every answer fails its HMAC, the request ends after its tries with the reason
+    (authentication failed: HMAC), not a bare timeout."""
+
+    async def work(client: UsmClient, relay: ForgingRelay) -> None:
+        await client.get([SYS_NAME])
+
+    with pytest.raises(AuthError, match="HMAC"):
+        with_relay(snmpd, True, work)

@@ -26,7 +26,7 @@ from pysnmp.proto.secmod.rfc7860.auth import hmacsha2
 
 from chmd.collect.snmp import ber, usm
 from chmd.collect.snmp.client import SnmpTarget
-from chmd.collect.snmp.transport import UdpEngine
+from chmd.collect.snmp.transport import Discard, UdpEngine
 from chmd.collect.snmp.v3client import PeerEngine, UsmClient, UsmReport, usm_user
 from chmd.configtypes import Secret
 from chmd.errors import AuthError, CollectError, ProtocolError
@@ -399,13 +399,16 @@ def test_usmstats_reports_become_auth_errors(oid: ber.OID, word: str) -> None:
     assert "privpass123" not in str(error)
 
 
-def test_tampered_response_is_an_auth_error() -> None:
-    """A response whose HMAC does not verify is refused before anything in it is used."""
+def test_tampered_response_is_discarded() -> None:
+    """A response whose HMAC does not verify is discarded before anything in it is used; the
+    request fails with an AuthError only if no authentic answer follows."""
     client = discovered_client()
     data = agent_message(user(), 77, VARBINDS)
     tampered = data[:-1] + bytes((data[-1] ^ 0xFF,))
-    with pytest.raises(AuthError, match="HMAC"):
+    with pytest.raises(Discard) as verdict:
         client._decode(tampered)
+    assert isinstance(verdict.value.error, AuthError)
+    assert "HMAC" in str(verdict.value.error)
 
 
 def test_response_encrypted_with_another_privacy_key_says_so() -> None:
@@ -436,14 +439,14 @@ def test_response_from_another_engine_is_refused() -> None:
 def test_unauthenticated_response_to_an_authenticated_request_is_refused() -> None:
     """A noAuthNoPriv Response to an authPriv request is never trusted."""
     client = discovered_client()
-    with pytest.raises(ProtocolError, match="unauthenticated"):
+    with pytest.raises(Discard, match="unauthenticated"):
         client._decode(agent_message(user(None, None), 77, VARBINDS))
 
 
 def test_stale_authentic_response_is_refused() -> None:
     """An authentic response from an earlier boot (a replay) is refused."""
     client = discovered_client()
-    with pytest.raises(ProtocolError, match="time window"):
+    with pytest.raises(Discard, match="time window"):
         client._decode(agent_message(user(), 77, VARBINDS, boots=2))
 
 

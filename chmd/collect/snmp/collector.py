@@ -36,7 +36,7 @@ from chmd.collect.snmp.tables import (
     table_samples,
     text,
 )
-from chmd.collect.snmp.transport import UdpEngine
+from chmd.collect.snmp.transport import TransportStats, UdpEngine
 from chmd.collect.snmp.v3client import UsmClient
 from chmd.errors import CollectError, ConfigError
 from chmd.inventory.schema import Device
@@ -108,7 +108,8 @@ class SnmpCollector:
         )
 
     @property
-    def transport_stats(self) -> Any:
+    def transport_stats(self) -> TransportStats:
+        """The UDP engine's counters (v1/v2c and fast-path v3), for self-metrics."""
         return self._udp.stats
 
     def state(self, name: str) -> DeviceState:

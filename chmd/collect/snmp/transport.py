@@ -25,6 +25,19 @@ from chmd.errors import CollectError, CollectTimeout, ParseError, ProtocolError
 Address = tuple[str, int]
 
 
+class Discard(Exception):
+    """A decoder's verdict: this datagram is not an answer to trust (a forgery, a replay).
+
+    The engine drops it, counts it and keeps waiting for the real answer (RFC 3414 3.2:
+    such messages are discarded). `error` is what the request fails with if no acceptable
+    answer comes before its last try times out.
+    """
+
+    def __init__(self, error: CollectError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 @dataclass(slots=True)
 class _Pending:
     """One request in flight: its future, where it went, its tries and retry timer."""
@@ -40,6 +53,7 @@ class _Pending:
     tries_left: int = 0
     holds_slot: bool = True  # an in-flight slot, given back as soon as the request settles
     strangers: list[Address] = field(default_factory=list)  # answers from other addresses
+    discarded: CollectError | None = None  # why the first discarded answer was not trusted
     timer: asyncio.TimerHandle | None = None
 
 
@@ -54,6 +68,7 @@ class TransportStats:
     malformed: int = 0
     unmatched: int = 0
     wrong_source: int = 0
+    discarded: int = 0
 
 
 _RECV_BYTES = 65535  # the largest UDP payload
@@ -164,6 +179,11 @@ class UdpEngine:
         except ber.BerError as exc:
             self.stats.malformed += 1
             pending.future.set_exception(ParseError(f"malformed response: {exc}"))
+        except Discard as verdict:  # not trustworthy: the real answer may still come
+            self.stats.discarded += 1
+            if pending.discarded is None:
+                pending.discarded = verdict.error
+            return
         except CollectError as exc:  # a decoder's verdict (SNMPv3: a usmStats report)
             pending.future.set_exception(exc)
         self._settled(pending)
@@ -257,7 +277,8 @@ class UdpEngine:
         a plain loop timer (no task per request: this is the hot path). `on_send` is called
         right before each try goes out (after any wait for a slot), for the rate timestamps.
         `decode` turns the matching datagram into a Response (the SNMPv3 client passes one
-        that authenticates and decrypts); a CollectError it raises is the request's error.
+        that authenticates and decrypts); a CollectError it raises is the request's error,
+        a `Discard` drops that datagram and the request waits on.
         """
         loop = self._bind_loop()
         pending = await self._launch(
@@ -305,6 +326,8 @@ class UdpEngine:
     @staticmethod
     def _timeout_error(pending: _Pending, retries: int) -> Exception:
         host, port = pending.address
+        if pending.discarded is not None:  # answers came, none trustworthy: say why
+            return pending.discarded
         if pending.strangers:
             other = pending.strangers[0]
             return ProtocolError(f"answer came from {other[0]}:{other[1]}, not from {host}:{port}")

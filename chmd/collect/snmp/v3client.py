@@ -13,7 +13,10 @@ agent, as pysnmp does it (and `PysnmpClient` stays the reference):
   once; it never ends as a timeout.
 * **Checks on every answer.** The msgID must be ours (the engine matches it, the PDU's
   request-id too), the HMAC must verify before anything in the message is used, the engine
-  ID must be the discovered one, and an authentic answer outside the time window is refused.
+  ID must be the discovered one. An answer whose HMAC fails, an authentic one outside the
+  time window (a replay) or an unauthenticated one to an authenticated request is discarded
+  (RFC 3414 3.2) and the request waits on for the real answer: a forged datagram cannot end
+  a poll. Only if no trustworthy answer comes does the request fail, with that reason.
 * **Errors.** usmStatsWrongDigests/UnknownUserNames/UnsupportedSecLevels/DecryptionErrors →
   `AuthError("authentication failed (...)")`; an answer that does not decrypt to BER →
   `AuthError` naming the privacy key; net-snmp drops requests it cannot decrypt, so after a
@@ -33,7 +36,7 @@ from dataclasses import dataclass
 from chmd.collect.snmp import ber, usm
 from chmd.collect.snmp.ber import OID, BerError, VarBind
 from chmd.collect.snmp.client import SnmpTarget, _Requester
-from chmd.collect.snmp.transport import UdpEngine, is_loopback
+from chmd.collect.snmp.transport import Discard, UdpEngine, is_loopback
 from chmd.errors import AuthError, CollectError, CollectTimeout, ProtocolError
 
 _AUTH_REPORTS: dict[OID, str] = {
@@ -337,7 +340,7 @@ class UsmClient(_Requester):
             if incoming.engine_id != peer.engine_id:
                 raise ProtocolError("authenticated answer from another SNMP engine")
             if user.auth is None or not usm.authentic(data, incoming, user.auth, self._keys.auth):
-                raise AuthError("authentication failed (an answer's HMAC does not verify)")
+                raise Discard(AuthError("authentication failed (an answer's HMAC does not verify)"))
             authenticated = True
         plain = incoming.data
         if incoming.encrypted:
@@ -364,9 +367,9 @@ class UsmClient(_Requester):
             raise self._as_report(scoped, incoming, authenticated)
         if user.auth is not None:
             if not authenticated:
-                raise ProtocolError("unauthenticated answer to an authenticated request")
+                raise Discard(ProtocolError("unauthenticated answer to an authenticated request"))
             if not usm.in_time_window(incoming.boots, incoming.time, peer.boots, peer.latest_time):
-                raise ProtocolError("authentic answer outside the time window (replayed?)")
+                raise Discard(ProtocolError("authentic answer outside the time window (replayed?)"))
             peer.heard(incoming.boots, incoming.time, time.monotonic())
         if incoming.engine_id != peer.engine_id or scoped.context_engine_id != peer.engine_id:
             raise ProtocolError("answer from another SNMP engine")
