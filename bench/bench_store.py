@@ -206,8 +206,16 @@ async def wait_until(cond: Callable[[], bool], limit_s: float = 600) -> None:
 
 
 async def chmd_write(
-    url: str, db: str, batches: list[list[Sample]], spool: Path, **extra: Any
+    url: str,
+    db: str,
+    batches: list[list[Sample]],
+    spool: Path,
+    pace_pps: float | None = None,
+    **extra: Any,
 ) -> dict[str, float]:
+    """Submit every poll through a Writer and wait until InfluxDB has all points. With
+    `pace_pps`, polls are submitted at that rate (a server that keeps up: no overload path),
+    else as fast as possible."""
     metrics = StoreMetrics(CollectorRegistry())
     # The writer's clock follows the data (polls replayed faster than real time), so rollup
     # windows close as they would live: when the next window's data comes or after the grace.
@@ -218,13 +226,16 @@ async def chmd_write(
     total = sum(len(b) for b in batches)
     written = metrics.points_written.labels("raw")
     submit_cpu = 0.0
+    sent = 0
     cpu0, wall0 = time.process_time(), time.monotonic()
     for batch in batches:
         data_now[0] = batch[0].time_ns
         before = time.process_time()
         writer.submit(batch)
         submit_cpu += time.process_time() - before
-        await asyncio.sleep(0)  # a poll callback returns to the loop between polls
+        sent += len(batch)
+        ahead = sent / pace_pps - (time.monotonic() - wall0) if pace_pps else 0.0
+        await asyncio.sleep(max(ahead, 0.0))  # a poll callback returns to the loop
     writer.flush()
     await wait_until(lambda: written._value.get() >= total)
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
@@ -402,13 +413,27 @@ def write_path(server: Any, workdir: Path, name: str, batches: list[list[Sample]
             retention={"raw_keep": "30d"},
         )
     )
-    for db in (f"curl_{tag}", f"chmd_{tag}", f"chmdgz_{tag}", f"chmdroll_{tag}"):
+    # The same Writer at 40 % of curl's ingest rate: InfluxDB keeps up, nothing is spooled.
+    paced_batches = batches[: max(1, len(batches) // 3)]
+    pace = 0.4 * points / curl["wall_s"]
+    paced = asyncio.run(
+        chmd_write(
+            server.url, f"chmdpaced_{tag}", paced_batches, workdir / f"{tag}4", pace_pps=pace
+        )
+    )
+    for db, want in (
+        (f"curl_{tag}", points),
+        (f"chmd_{tag}", points),
+        (f"chmdgz_{tag}", points),
+        (f"chmdroll_{tag}", points),
+        (f"chmdpaced_{tag}", paced["points"]),
+    ):
         got = influx_count(server.url, db, measurement)
-        if got != points:
-            raise SystemExit(f"{db}: {got} points stored, {points} expected")
+        if got != want:
+            raise SystemExit(f"{db}: {got} points stored, {want} expected")
 
     def per_pt(r: dict[str, float]) -> float:
-        return r["cpu_s"] / points * 1e6
+        return r["cpu_s"] / r.get("points", points) * 1e6
 
     def show(label: str, us: float, wall: float | None) -> None:
         rate = f"  ingest {points / wall:7.0f} points/s" if wall else ""
@@ -427,6 +452,12 @@ def write_path(server: Any, workdir: Path, name: str, batches: list[list[Sample]
     print(submit_pt(gz))
     show("chmd Writer, gzip off, 5m+1h rollups", per_pt(roll), roll["wall_s"])
     print(submit_pt(roll))
+    print(
+        f"  chmd Writer, gzip on, paced at {pace:.0f} points/s (40 % of curl's rate, "
+        f"{paced['points']:.0f} points): {per_pt(paced):6.2f} us/point "
+        f"{per_pt(paced) / fields * 1000:5.0f} ns/field; "
+        f"{paced['spooled'] / paced['points']:.0%} went through the spool"
+    )
     show("curl, same line protocol (baseline)", per_pt(curl), curl["wall_s"])
     print(
         f"  chmd (gzip off) / curl: CPU per point {per_pt(plain) / per_pt(curl):.1f}x, "
