@@ -190,9 +190,10 @@ class Writer:
         """Queue samples to be serialised and batched at the next tick (or at once when
         `batch_size` points are queued); never blocks, never drops (see the module docstring).
 
-        Serialising the polls of half a second in one go, instead of each poll as it comes,
-        costs much less CPU per point: the code and caches stay warm (measured: 13-14 instead
-        of 20-24 µs per 29-field row when polls arrive at 3,000 rows/s)."""
+        Serialising the polls of half a second in one loop, instead of each poll as it comes,
+        keeps the code and caches warm and the scheduler's callback short (measured with polls
+        arriving at 40 % of InfluxDB's rate: 3.9 instead of 4.8 µs per small point, 14.1
+        instead of 14.5 µs per 29-field row)."""
         batch = samples if isinstance(samples, tuple) else tuple(samples)
         if not batch:
             return
