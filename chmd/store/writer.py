@@ -33,11 +33,11 @@ from pathlib import Path
 import structlog
 
 from chmd.model import Sample
-from chmd.statefile import atomic_write
 from chmd.store import lineproto
 from chmd.store.metrics import StoreMetrics
 from chmd.store.retention import ensure_v1, ensure_v2
 from chmd.store.rollup import Closed, Rollups
+from chmd.store.rollupfiles import RollupFiles
 from chmd.store.settings import StorageSettings
 from chmd.store.shards import ShardGuard
 from chmd.store.spool import Record, Spool
@@ -51,10 +51,6 @@ from chmd.store.transport import (
 
 log = structlog.get_logger("chmd.store")
 
-ROLLUP_STATE = "rollup-state.json"
-ROLLUP_CLOSED_LOG = "rollup-closed.log"  # windows written since the last state snapshot
-# The closed-window log a running snapshot has not covered yet: `rollup-closed.log.<n>`.
-ROLLUP_CLOSED_ROTATED = ROLLUP_CLOSED_LOG + ".{}"
 DEAD_LETTER = "dead-letter.jsonl"
 ROLLUP_SNAPSHOT_S = 30.0  # open rollup windows are saved this often (and at aclose)
 
@@ -112,8 +108,8 @@ class Writer:
             exclude_fields=settings.retention.rollup_exclude_fields,
             measurements=settings.retention.rollup_measurements,
         )
-        self._log_generation = 0  # the last rotated closed-window log's number
-        self._load_rollups()
+        self._rollup_files = RollupFiles(self.dir, self.rollups)
+        self._rollup_files.load()
         self._windows_counter = {
             t.name: metrics.rollup_windows.labels(t.name) for t in settings.retention.rollups
         }
@@ -297,8 +293,7 @@ class Writer:
         self._dispatch(Batch(target, body, len(batch.lines), batch.created_ns, *lo_hi))
         marks = self._marks.pop(target, None)
         if marks:  # these windows are now as safe as their batch: never write them again
-            with (self.dir / ROLLUP_CLOSED_LOG).open("a", encoding="utf-8") as fh:
-                fh.writelines(marks)
+            self._rollup_files.mark(marks)
 
     def _seal_all(self, *, force: bool) -> None:
         now = time.monotonic()
@@ -581,78 +576,18 @@ class Writer:
             log.warning("rollup_snapshot_failed", error=str(exc))
 
     async def snapshot_rollups(self) -> None:
-        """The periodic snapshot of the open rollup windows, without stalling the loop.
-
-        The rollup batches are sealed first, so every window closed so far is handed to the
-        sender or the spool with its closed mark. The closed-window log is then rotated:
-        windows closed from now on are marked in a new log. The state is serialised in pieces
-        (`Rollups.json_pieces`) with the loop free between them, and written and fsynced on a
-        worker thread; only then are the rotated logs it covers deleted. A kill -9 at any point
-        leaves the previous snapshot (or this one) and every closed mark since it: after a
-        restart no window that was written is written again.
-        """
+        """The periodic snapshot of the open rollup windows, without stalling the loop
+        (`RollupFiles.snapshot`). What is queued is serialised and the rollup batches are
+        sealed first, so every window closed so far is handed on with its closed mark."""
         if not self.rollups.tiers:
             return
         self._drain()
         for tier in self.rollups.tiers:
             if tier in self._open:
                 self._seal(tier)
-        generation = self._rotate_closed_log()
-        pieces: list[str] = []
-        for piece in self.rollups.json_pieces():
-            pieces.append(piece)
-            await asyncio.sleep(0)
-        await asyncio.to_thread(_write_pieces, self.dir / ROLLUP_STATE, pieces)
-        self._drop_rotated_logs(upto=generation)
-
-    def _rotate_closed_log(self) -> int:
-        self._log_generation += 1
-        active = self.dir / ROLLUP_CLOSED_LOG
-        if active.exists():
-            active.rename(self.dir / ROLLUP_CLOSED_ROTATED.format(self._log_generation))
-        return self._log_generation
-
-    def _rotated_logs(self) -> list[tuple[int, Path]]:
-        prefix = ROLLUP_CLOSED_ROTATED.format("")
-        found = []
-        for path in self.dir.glob(ROLLUP_CLOSED_ROTATED.format("*")):
-            suffix = path.name.removeprefix(prefix)
-            if suffix.isdigit():
-                found.append((int(suffix), path))
-        return sorted(found)
-
-    def _drop_rotated_logs(self, *, upto: int | None = None) -> None:
-        for number, path in self._rotated_logs():
-            if upto is None or number <= upto:
-                path.unlink(missing_ok=True)
+        await self._rollup_files.snapshot()
 
     def _save_rollups(self) -> None:
-        """Snapshot the open windows at once (at aclose); every closed-window log is then
-        covered and deleted."""
-        if not self.rollups.tiers:
-            return
-        atomic_write(self.dir / ROLLUP_STATE, self.rollups.to_json().encode("utf-8"))
-        (self.dir / ROLLUP_CLOSED_LOG).unlink(missing_ok=True)
-        self._drop_rotated_logs()
-
-    def _load_rollups(self) -> None:
-        state = self.dir / ROLLUP_STATE
-        if state.exists():
-            self.rollups.load_json(state.read_text())
-        # A crash since the last snapshot: windows written meanwhile (a snapshot that was
-        # running left its rotated log, and the log after it).
-        logs = self._rotated_logs()
-        if logs:
-            self._log_generation = logs[-1][0]
-        for log_file in [path for _, path in logs] + [self.dir / ROLLUP_CLOSED_LOG]:
-            if not log_file.exists():
-                continue
-            for line in log_file.read_text(encoding="utf-8").splitlines():
-                tier, start, series = [*line.split("\t", 2), "", ""][:3]
-                if series and start.isdigit():  # else a line torn by a kill -9
-                    self.rollups.mark_closed(tier, series, int(start))
-
-
-def _write_pieces(path: Path, pieces: list[str]) -> None:
-    """Join, encode and atomically write a snapshot (runs on a worker thread)."""
-    atomic_write(path, "".join(pieces).encode("utf-8"))
+        """Snapshot the open windows at once (at aclose)."""
+        if self.rollups.tiers:
+            self._rollup_files.save()

@@ -11,8 +11,9 @@ from prometheus_client import CollectorRegistry
 
 from chmd.model import Sample
 from chmd.store.metrics import StoreMetrics
+from chmd.store.rollupfiles import ROLLUP_CLOSED_LOG, ROLLUP_STATE
 from chmd.store.settings import StorageSettings
-from chmd.store.writer import ROLLUP_CLOSED_LOG, ROLLUP_STATE, Writer
+from chmd.store.writer import Writer
 
 MIN = 60 * 10**9
 
