@@ -287,24 +287,20 @@ class Rollups:
             window.last_ns = t
         if not plan.names:
             return out
-        if clean is not None and self.buffer_rows:
+        if clean is not None and self.buffer_rows:  # checked by the line-protocol layout
             values = plan.pick(clean[1])
-            if window.plan is not plan:
-                if window.rows:
-                    _fold(window)
-                window.plan = plan
-            if is_last:
-                window.last_row = len(window.rows)
-            window.rows.append(values)
-            return out
-        values = plan.pick(tuple(fields.values()))
-        # The common case: every rolled-up value a plain int or float, all finite (a sum that
-        # overflows takes the per-field path too). Such a sample is one row to fold later.
-        if (
-            self.buffer_rows
-            and _NUMERIC.issuperset(map(type, values))
-            and (total := sum(values)) - total == 0
-        ):
+            buffered = True
+        else:
+            values = plan.pick(tuple(fields.values()))
+            # The common case: every rolled-up value a plain int or float, all finite (a sum
+            # that overflows takes the per-field path too). Such a sample is one row to fold
+            # later.
+            buffered = (
+                self.buffer_rows
+                and _NUMERIC.issuperset(map(type, values))
+                and (total := sum(values)) - total == 0
+            )
+        if buffered:
             if window.plan is not plan:
                 if window.rows:
                     _fold(window)

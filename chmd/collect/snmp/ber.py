@@ -101,19 +101,21 @@ class Response:
 # ---------------------------------------------------------------- encoding
 
 
-def _length(n: int) -> bytes:
+def length_octets(n: int) -> bytes:
+    """A BER length field (short form below 128)."""
     if n < 0x80:
         return bytes((n,))
     body = n.to_bytes((n.bit_length() + 7) // 8, "big")
     return bytes((0x80 | len(body),)) + body
 
 
-def _tlv(tag: int, body: bytes) -> bytes:
-    return bytes((tag,)) + _length(len(body)) + body
+def tlv(tag: int, body: bytes) -> bytes:
+    """One BER tag-length-value (the SNMPv3 envelope in `usm` is built from these too)."""
+    return bytes((tag,)) + length_octets(len(body)) + body
 
 
 def _int(value: int) -> bytes:
-    return _tlv(INTEGER, value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big", signed=True))
+    return tlv(INTEGER, value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big", signed=True))
 
 
 def _subid(value: int) -> bytes:
@@ -132,7 +134,7 @@ def encode_oid(oid: OID) -> bytes:
     if len(oid) < 2 or oid[0] > 2 or (oid[0] < 2 and oid[1] >= 40):
         raise BerError(f"invalid OID {'.'.join(map(str, oid))}")
     body = _subid(oid[0] * 40 + oid[1]) + b"".join(_subid(arc) for arc in oid[2:])
-    return _tlv(OBJECT_ID, body)
+    return tlv(OBJECT_ID, body)
 
 
 _NULL_VARBIND_CACHE: dict[OID, bytes] = {}
@@ -144,7 +146,7 @@ _CACHE_LIMIT: Final = 100_000
 def _null_varbind(oid: OID) -> bytes:
     encoded = _NULL_VARBIND_CACHE.get(oid)
     if encoded is None:
-        encoded = _tlv(0x30, encode_oid(oid) + b"\x05\x00")
+        encoded = tlv(0x30, encode_oid(oid) + b"\x05\x00")
         if len(_NULL_VARBIND_CACHE) < _CACHE_LIMIT:
             _NULL_VARBIND_CACHE[oid] = encoded
     return encoded
@@ -159,7 +161,7 @@ def _varbind_list(oids: tuple[OID, ...]) -> bytes:
     poll (packed GETs), so the encoded list is cached by the OID tuple."""
     encoded = _VARBIND_LIST_CACHE.get(oids)
     if encoded is None:
-        encoded = _tlv(0x30, b"".join([_null_varbind(oid) for oid in oids]))
+        encoded = tlv(0x30, b"".join([_null_varbind(oid) for oid in oids]))
         if len(_VARBIND_LIST_CACHE) >= _VARBIND_LIST_LIMIT:
             _VARBIND_LIST_CACHE.clear()
         _VARBIND_LIST_CACHE[oids] = encoded
@@ -205,7 +207,7 @@ def _template(key: _TemplateKey) -> tuple[bytes, bytes]:
     version, community, pdu_type, oids, non_repeaters, max_repetitions = key
     # any 4-byte id will do: the lengths, hence the offsets, are those of every 4-byte id
     body = _pdu_body(pdu_type, 0x7F000000, oids, non_repeaters, max_repetitions)
-    message = _message(version, community, _tlv(pdu_type, body))
+    message = _message(version, community, tlv(pdu_type, body))
     id_at = len(message) - len(body) + 2  # the body opens with the id's tag and length
     return message[:id_at], message[id_at + 4 :]
 
@@ -220,7 +222,7 @@ def _pdu_body(
     if pdu_type == GET:
         varbinds = _varbind_list(tuple(oids))
     else:  # walk cursors move every request: caching whole lists would only churn
-        varbinds = _tlv(0x30, b"".join([_null_varbind(oid) for oid in oids]))
+        varbinds = tlv(0x30, b"".join([_null_varbind(oid) for oid in oids]))
     if pdu_type == GETBULK:
         fields = _int(request_id) + _int(non_repeaters) + _int(max_repetitions)
     else:
@@ -238,16 +240,16 @@ def _encode_request(
     max_repetitions: int = 0,
 ) -> bytes:
     body = _pdu_body(pdu_type, request_id, oids, non_repeaters, max_repetitions)
-    return _message(version, community, _tlv(pdu_type, body))
+    return _message(version, community, tlv(pdu_type, body))
 
 
 def _message(version: int, community: bytes, pdu: bytes) -> bytes:
     head = _HEAD_CACHE.get((version, community))
     if head is None:
-        head = _int(version) + _tlv(OCTET_STRING, community)
+        head = _int(version) + tlv(OCTET_STRING, community)
         if len(_HEAD_CACHE) < _CACHE_LIMIT:
             _HEAD_CACHE[(version, community)] = head
-    return _tlv(0x30, head + pdu)
+    return tlv(0x30, head + pdu)
 
 
 _HEAD_CACHE: dict[tuple[int, bytes], bytes] = {}  # (version, community) → their two TLVs
@@ -260,16 +262,16 @@ def encode_value(tag: int, value: Value) -> bytes:
         return _int(value)
     if tag in _UNSIGNED:
         assert isinstance(value, int)  # noqa: S101
-        return _tlv(tag, value.to_bytes((value.bit_length() + 8) // 8 or 1, "big"))
+        return tlv(tag, value.to_bytes((value.bit_length() + 8) // 8 or 1, "big"))
     if tag in (OCTET_STRING, OPAQUE):
         assert isinstance(value, bytes)  # noqa: S101
-        return _tlv(tag, value)
+        return tlv(tag, value)
     if tag == OBJECT_ID:
         assert isinstance(value, tuple)  # noqa: S101
         return encode_oid(value)
     if tag == IP_ADDRESS:
         assert isinstance(value, str)  # noqa: S101
-        return _tlv(tag, bytes(int(part) for part in value.split(".")))
+        return tlv(tag, bytes(int(part) for part in value.split(".")))
     if tag == NULL or tag in EXCEPTIONS:
         return bytes((tag, 0))
     raise BerError(f"cannot encode tag 0x{tag:02x}")
@@ -285,12 +287,10 @@ def encode_response(
 ) -> bytes:
     """A Response-PDU message: what an agent sends (for tests and fakes)."""
     body = b"".join(
-        _tlv(0x30, encode_oid(oid) + encode_value(tag, val)) for oid, tag, val in varbinds
+        tlv(0x30, encode_oid(oid) + encode_value(tag, val)) for oid, tag, val in varbinds
     )
-    pdu = _tlv(
-        RESPONSE, _int(request_id) + _int(error_status) + _int(error_index) + _tlv(0x30, body)
-    )
-    return _tlv(0x30, _int(version) + _tlv(OCTET_STRING, community) + pdu)
+    pdu = tlv(RESPONSE, _int(request_id) + _int(error_status) + _int(error_index) + tlv(0x30, body))
+    return tlv(0x30, _int(version) + tlv(OCTET_STRING, community) + pdu)
 
 
 # ---------------------------------------------------------------- decoding

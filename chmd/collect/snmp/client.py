@@ -14,6 +14,7 @@ non-increasing OIDs and cap endless tables.
 
 from __future__ import annotations
 
+import asyncio
 import operator
 import socket
 import time
@@ -296,16 +297,13 @@ class _ColumnEnds(dict[OID, OID]):
 _COLUMN_ENDS = _ColumnEnds()
 
 
-class FastClient(_Requester):
-    """v1/v2c with chmd's codec over a shared `UdpEngine`."""
+class UdpRequester(_Requester):
+    """What the fast-path clients (v1/v2c here, v3 in `v3client`) share over a `UdpEngine`:
+    the target's address, resolved once, and the answers of pipelined GET packs."""
 
     def __init__(self, target: SnmpTarget, engine: UdpEngine) -> None:
         super().__init__(target)
-        if target.community is None:
-            raise CollectError("SNMP v1/v2c needs a community", step="setup")
         self._engine = engine
-        self._community = target.community.reveal().encode()
-        self._version = ber.V1 if target.version == "1" else ber.V2C
         self._address: tuple[str, int] | None = None
         self._loopback = False
         self._family = socket.AF_INET
@@ -316,8 +314,6 @@ class FastClient(_Requester):
 
     async def _resolve(self) -> tuple[str, int]:
         if self._address is None:
-            import asyncio
-
             infos = await asyncio.get_running_loop().getaddrinfo(
                 self.target.host, self.target.port, type=socket.SOCK_DGRAM
             )
@@ -328,6 +324,32 @@ class FastClient(_Requester):
             self._address = (str(sockaddr[0]), int(sockaddr[1]))
             self._loopback = is_loopback(self._address[0])
         return self._address
+
+    async def _pack_answers(
+        self, packs: list[tuple[OID, ...]], answers: list[ber.Response]
+    ) -> list[VarBind]:
+        """The varbinds of a pipelined GET, in order; a pack answered with an error (v1
+        noSuchName) is asked again without the OID at fault."""
+        out: list[VarBind] = []
+        for pack, answer in zip(packs, answers, strict=True):
+            vbs = answer.varbinds
+            if not answer.error_status and len(vbs) == len(pack):  # every OID answered
+                self.varbinds_read += len(vbs)
+                out.extend(vbs)
+            else:
+                out.extend(await self._get_rest(pack, answer.error_status, answer.error_index, vbs))
+        return out
+
+
+class FastClient(UdpRequester):
+    """v1/v2c with chmd's codec over a shared `UdpEngine`."""
+
+    def __init__(self, target: SnmpTarget, engine: UdpEngine) -> None:
+        super().__init__(target, engine)
+        if target.community is None:
+            raise CollectError("SNMP v1/v2c needs a community", step="setup")
+        self._community = target.community.reveal().encode()
+        self._version = ber.V1 if target.version == "1" else ber.V2C
 
     async def get(self, oids: Sequence[OID]) -> list[VarBind]:
         """The packs of one GET are sent back to back (pipelined, under the engine's
@@ -350,15 +372,7 @@ class FastClient(_Requester):
             retries=self.target.retries,
             loopback=self._loopback,
         )
-        out: list[VarBind] = []
-        for pack, answer in zip(packs, answers, strict=True):
-            vbs = answer.varbinds
-            if not answer.error_status and len(vbs) == len(pack):  # every OID answered
-                self.varbinds_read += len(vbs)
-                out.extend(vbs)
-            else:
-                out.extend(await self._get_rest(pack, answer.error_status, answer.error_index, vbs))
-        return out
+        return await self._pack_answers(packs, answers)
 
     async def _request(
         self, pdu: int, oids: Sequence[OID], max_repetitions: int = 0

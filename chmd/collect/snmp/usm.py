@@ -27,7 +27,7 @@ from cryptography.hazmat.decrepit.ciphers.modes import CFB
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from chmd.collect.snmp import ber
-from chmd.collect.snmp.ber import OID, BerError
+from chmd.collect.snmp.ber import OID, BerError, length_octets, tlv
 
 FLAG_AUTH: Final = 0x01
 FLAG_PRIV: Final = 0x02
@@ -147,17 +147,6 @@ def keys_for(user: UsmUser, engine_id: bytes) -> UsmKeys:
 # ---------------------------------------------------------------- encoding
 
 
-def _length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes((n,))
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((0x80 | len(body),)) + body
-
-
-def _tlv(tag: int, body: bytes) -> bytes:
-    return bytes((tag,)) + _length(len(body)) + body
-
-
 def _int(value: int) -> bytes:
     body = value.to_bytes((value.bit_length() + 8) // 8, "big", signed=True)  # < 128 bytes
     return bytes((0x02, len(body))) + body
@@ -177,12 +166,12 @@ def encode_pdu(
 
 def scoped_pdu(context_engine_id: bytes, context_name: bytes, pdu: bytes) -> bytes:
     head = _scoped_head(context_engine_id, context_name)
-    return b"".join((b"\x30", _length(len(head) + len(pdu)), head, pdu))
+    return b"".join((b"\x30", length_octets(len(head) + len(pdu)), head, pdu))
 
 
 @functools.lru_cache(maxsize=4096)
 def _scoped_head(context_engine_id: bytes, context_name: bytes) -> bytes:
-    return _tlv(0x04, context_engine_id) + _tlv(0x04, context_name)
+    return tlv(0x04, context_engine_id) + tlv(0x04, context_name)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -271,9 +260,9 @@ def _fixed_parts(
     msgGlobalData after the msgID, the engine ID TLV, and the user name TLV followed by the
     header of msgAuthenticationParameters."""
     return (
-        _int(MAX_SIZE) + _tlv(0x04, bytes((flags,))) + _int(USM),
-        _tlv(0x04, engine_id),
-        _tlv(0x04, user_name) + bytes((0x04, mac_len)),
+        _int(MAX_SIZE) + tlv(0x04, bytes((flags,))) + _int(USM),
+        tlv(0x04, engine_id),
+        tlv(0x04, user_name) + bytes((0x04, mac_len)),
     )
 
 
@@ -295,7 +284,7 @@ def encode_message(
     if flags & FLAG_PRIV:
         assert user.priv is not None  # noqa: S101 - the flag comes from the user
         cipher, priv_params = encrypt(user.priv, keys.priv, boots, time, salt, scoped)
-        tail = b"\x04\x08" + priv_params + _tlv(0x04, cipher)
+        tail = b"\x04\x08" + priv_params + tlv(0x04, cipher)
     else:
         tail = b"\x04\x00" + scoped
     auth = user.auth if flags & FLAG_AUTH else None
@@ -304,16 +293,16 @@ def encode_message(
     # msgSecurityParameters up to the MAC's value; the MAC; then privacy parameters + data
     before_mac = engine_tlv + _int(boots) + _int(time) + user_tlv
     security_len = len(before_mac) + mac_len + 2 + (8 if flags & FLAG_PRIV else 0)
-    security_head = b"\x30" + _length(security_len)
+    security_head = b"\x30" + length_octets(security_len)
     head = (
         b"\x02\x01\x03"
-        + _tlv(0x30, _int(msg_id) + global_tail)
+        + tlv(0x30, _int(msg_id) + global_tail)
         + b"\x04"
-        + _length(security_len + len(security_head))
+        + length_octets(security_len + len(security_head))
         + security_head
         + before_mac
     )
-    prefix = b"\x30" + _length(len(head) + mac_len + len(tail)) + head
+    prefix = b"\x30" + length_octets(len(head) + mac_len + len(tail)) + head
     if auth is None:
         return prefix + tail
     mac = hmac_digest(keys.auth, auth.hash_name, prefix + b"\x00" * mac_len + tail)
@@ -462,7 +451,7 @@ def parse_scoped(plain: bytes) -> Scoped:
     # ber.py decodes whole v2c messages: wrap the PDU in one (a Report as a Response)
     n = pdu_end - pos + len(_V2C_HEAD)
     response = ber.decode_response(
-        b"".join((b"\x30", _length(n), _V2C_HEAD, b"\xa2", plain[pos + 1 : pdu_end]))
+        b"".join((b"\x30", length_octets(n), _V2C_HEAD, b"\xa2", plain[pos + 1 : pdu_end]))
     )
     return Scoped(context_engine_id, context_name, pdu_type, response)
 

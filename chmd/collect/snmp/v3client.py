@@ -26,17 +26,15 @@ agent, as pysnmp does it (and `PysnmpClient` stays the reference):
 
 from __future__ import annotations
 
-import asyncio
 import random
-import socket
 import time
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
 
 from chmd.collect.snmp import ber, usm
 from chmd.collect.snmp.ber import OID, BerError, VarBind
-from chmd.collect.snmp.client import SnmpTarget, _Requester
-from chmd.collect.snmp.transport import Discard, UdpEngine, is_loopback
+from chmd.collect.snmp.client import SnmpTarget, UdpRequester
+from chmd.collect.snmp.transport import Discard, UdpEngine
 from chmd.errors import AuthError, CollectError, CollectTimeout, ProtocolError
 
 _AUTH_REPORTS: dict[OID, str] = {
@@ -101,24 +99,19 @@ def usm_user(target: SnmpTarget) -> usm.UsmUser:
     return usm.UsmUser((target.user or "").encode(), auth, auth_pw, priv, priv_pw)
 
 
-class UsmClient(_Requester):
+class UsmClient(UdpRequester):
     """SNMPv3 with chmd's codec over a shared `UdpEngine` (noAuthNoPriv, authNoPriv, authPriv)."""
 
     def __init__(self, target: SnmpTarget, engine: UdpEngine) -> None:
-        super().__init__(target)
+        super().__init__(target, engine)
         if not target.user:
             raise CollectError("SNMPv3 needs a user", step="setup")
         self._user = usm_user(target)
-        self._engine = engine
         self._context = target.context.encode()
         self._peer: PeerEngine | None = None
         self._keys = usm.UsmKeys(b"", b"")
         self._salt = random.getrandbits(64)  # a counter, as RFC 3826 asks, from a random start
-        self._address: tuple[str, int] | None = None
-        self._loopback = False
-        self._family = socket.AF_INET
         self._expect: Container[int] = ()  # msgIDs (= PDU request-ids) of requests in flight
-        self._stamp = self._sent_now
         self._decode_bound = self._decode
         self._discover_decode = self._decode_discovery
 
@@ -130,22 +123,6 @@ class UsmClient(_Requester):
         except CollectError:
             return False
         return target.version == "3" and bool(target.user)
-
-    def _sent_now(self) -> None:
-        self.sent_at = self.clock()
-
-    async def _resolve(self) -> tuple[str, int]:
-        if self._address is None:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                self.target.host, self.target.port, type=socket.SOCK_DGRAM
-            )
-            if not infos:
-                raise CollectError(f"cannot resolve {self.target.host}", step="resolve")
-            family, _, _, _, sockaddr = infos[0]
-            self._family = family
-            self._address = (str(sockaddr[0]), int(sockaddr[1]))
-            self._loopback = is_loopback(self._address[0])
-        return self._address
 
     # ------------------------------------------------------------ requests
 
@@ -214,15 +191,7 @@ class UsmClient(_Requester):
         except CollectTimeout:
             await self._timed_out()
             raise
-        out: list[VarBind] = []
-        for pack, answer in zip(packs, answers, strict=True):
-            vbs = answer.varbinds
-            if not answer.error_status and len(vbs) == len(pack):  # every OID answered
-                self.varbinds_read += len(vbs)
-                out.extend(vbs)
-            else:
-                out.extend(await self._get_rest(pack, answer.error_status, answer.error_index, vbs))
-        return out
+        return await self._pack_answers(packs, answers)
 
     async def _timed_out(self) -> None:
         """A request timed out: raise AuthError if the agent answers an unauthenticated probe
