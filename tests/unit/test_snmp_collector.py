@@ -263,6 +263,26 @@ def test_labels_are_re_read_when_if_table_last_change_moves() -> None:
     assert changed.tags["ifAlias"] == "to core"
 
 
+def test_entity_names_are_re_read_when_ent_last_change_time_moves() -> None:
+    """A CPU named from entPhysicalName gets its new name on the next poll once the agent's
+    entLastChangeTime moved (a module swapped); before that, the cached name stays (TTL)."""
+    name = (1, 3, 6, 1, 2, 1, 47, 1, 1, 1, 1, 7, 22)
+    marker = (1, 3, 6, 1, 2, 1, 47, 1, 4, 1, 0)
+    collector, device, agent = setup("nxos_n3k-3064pq")
+    vbs = {vb[0]: vb for vb in read_snmprec(SNMPREC / "nxos_n3k-3064pq.snmprec")}
+    vbs[marker] = (marker, ber.TIMETICKS, 100)
+    agent.load(list(vbs.values()))
+    first = find(poll(collector, device), "cpu")
+    vbs[name] = (name, ber.OCTET_STRING, b"Module-1 replacement Supervisor")
+    agent.load(list(vbs.values()))
+    unchanged = find(poll(collector, device), "cpu")
+    vbs[marker] = (marker, ber.TIMETICKS, 200)
+    agent.load(list(vbs.values()))
+    changed = find(poll(collector, device), "cpu")
+    assert first.tags["name"] == unchanged.tags["name"] == "Module-1 48x10GE + 4x40G Supervisor"
+    assert changed.tags["name"] == "Module-1 replacement Supervisor"
+
+
 def test_endless_table_is_capped() -> None:
     """An agent inventing ever-increasing rows stops at MAX_ROWS with a protocol error."""
     from chmd.collect.snmp.client import MAX_ROWS

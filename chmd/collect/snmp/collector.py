@@ -47,6 +47,10 @@ SYS_DESCR = (1, 3, 6, 1, 2, 1, 1, 1, 0)
 SYS_OBJECT_ID = (1, 3, 6, 1, 2, 1, 1, 2, 0)
 SYS_UPTIME = (1, 3, 6, 1, 2, 1, 1, 3, 0)
 SYS_NAME = (1, 3, 6, 1, 2, 1, 1, 5, 0)
+ENT_PHYSICAL_TABLE = (1, 3, 6, 1, 2, 1, 47, 1, 1, 1)
+# ENTITY-MIB entLastChangeTime: moves whenever entPhysicalTable changes (a module swapped), so
+# names looked up there (entPhysicalName of CPUs and sensors) are re-read then, not only on TTL
+ENT_LAST_CHANGE = (1, 3, 6, 1, 2, 1, 47, 1, 4, 1, 0)
 
 
 @dataclass
@@ -103,9 +107,16 @@ class SnmpCollector:
         self._states: dict[str, DeviceState] = {}
         self._monotonic = monotonic
         self._wall_ns = wall_ns
-        self._markers = sorted(
-            {t.labels_changed for p in profiles.values() for t in p.tables if t.labels_changed}
-        )
+        tables = [t for p in profiles.values() for t in p.tables]
+        markers = {t.labels_changed for t in tables if t.labels_changed}
+        if any(
+            oid[: len(ENT_PHYSICAL_TABLE)] == ENT_PHYSICAL_TABLE
+            for t in tables
+            for tag in t.tags
+            for oid in tag.lookup or ()
+        ):
+            markers.add(ENT_LAST_CHANGE)
+        self._markers = sorted(markers)
 
     @property
     def transport_stats(self) -> TransportStats:
@@ -340,7 +351,9 @@ class SnmpCollector:
         for tag in table.tags:
             if not tag.lookup:
                 continue
-            tables = [await self._lookup(client, state, oid, now, step) for oid in tag.lookup]
+            tables = [
+                await self._lookup(client, state, oid, now, step, system) for oid in tag.lookup
+            ]
             source = out.get(tag.name, {}) if tag.oid is not None else None
             resolved: dict[tuple[int, ...], str] = {}
             for index in indexes:
@@ -357,15 +370,32 @@ class SnmpCollector:
         return out
 
     async def _lookup(
-        self, client: SnmpClient, state: DeviceState, oid: OID, now: float, step: list[str]
+        self,
+        client: SnmpClient,
+        state: DeviceState,
+        oid: OID,
+        now: float,
+        step: list[str],
+        system: dict[OID, VarBind],
     ) -> dict[tuple[int, ...], str]:
+        """A lookup column (index → name), cached until the TTL or, for entPhysicalTable
+        columns, until entLastChangeTime moves (an agent without it: the TTL alone)."""
+        marker = (
+            system.get(ENT_LAST_CHANGE)
+            if oid[: len(ENT_PHYSICAL_TABLE)] == ENT_PHYSICAL_TABLE
+            else None
+        )
         cached = state.lookups.get(oid)
-        if cached is None or now - cached.fetched_at > self._label_ttl:
+        if (
+            cached is None
+            or now - cached.fetched_at > self._label_ttl
+            or (marker is not None and marker != cached.marker)
+        ):
             step[0] = f"walk lookup {ber.format_oid(oid)}"
             walked = await client.walk([oid])
             n = len(oid)
             values = {o[n:]: text(v) for o, t, v in walked[oid] if t not in ber.EXCEPTIONS}
-            cached = _Labels({"": values}, now)
+            cached = _Labels({"": values}, now, marker)
             state.lookups[oid] = cached
         return cached.values[""]
 
