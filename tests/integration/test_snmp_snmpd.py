@@ -62,6 +62,25 @@ def test_v2c_fast_path_polls(snmpd: Any) -> None:
     assert {"system", "interface"} <= {s.measurement for s in result.samples}
 
 
+def test_host_memory_does_not_count_buffers_and_cache(snmpd: Any) -> None:
+    """net-snmp on this Linux host: the `memory` sample "Physical memory" is hrStorage's RAM
+    row minus "Memory buffers" and "Cached memory" (what the kernel gives back), in bytes."""
+    result = poll({"community": "public", "port": snmpd.port})
+    assert result.errors == ()
+    storage = {s.tags["name"]: s.fields for s in result.samples if s.measurement == "storage"}
+    memory = next(
+        s
+        for s in result.samples
+        if s.measurement == "memory" and s.tags["name"] == "Physical memory"
+    )
+    ram = storage["Physical memory"]
+    given_back = storage["Memory buffers"]["used"] + storage["Cached memory"]["used"]
+    assert given_back > 0  # a running Linux host always has some page cache
+    assert memory.fields["total"] == ram["total"]
+    assert memory.fields["used"] == max(0, ram["used"] - given_back)
+    assert memory.fields["used_percent"] < ram["used_percent"]
+
+
 def test_wrong_community_times_out(snmpd: Any) -> None:
     """snmpd ignores a wrong community: the poll fails with reason timeout naming the step."""
     result = poll({"community": "nope", "port": snmpd.port})

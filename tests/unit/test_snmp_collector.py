@@ -283,6 +283,20 @@ def test_entity_names_are_re_read_when_ent_last_change_time_moves() -> None:
     assert changed.tags["name"] == "Module-1 replacement Supervisor"
 
 
+def test_arista_memory_net_of_buffers_and_cache() -> None:
+    """arista_eos hrStorage: RAM 3,963,672 KiB, 3,866,596 used (97.6 %), of which 215,080 are
+    buffers and 2,291,752 page cache: `memory` RAM is 1,359,764 KiB used (34.3 %)."""
+    collector, device, _ = setup("arista_eos")
+    result = poll(collector, device)
+    memory = find(result, "memory", name="RAM")
+    assert memory.fields["total"] == 3963672 * 1024
+    assert memory.fields["used"] == 1359764 * 1024
+    assert memory.fields["free"] == (3963672 - 1359764) * 1024
+    assert memory.fields["used_percent"] == pytest.approx(34.305, abs=0.001)
+    assert "hrStorageIndex" not in memory.tags
+    assert find(result, "storage", name="RAM").fields["used_percent"] == pytest.approx(97.55, 0.01)
+
+
 def test_endless_table_is_capped() -> None:
     """An agent inventing ever-increasing rows stops at MAX_ROWS with a protocol error."""
     from chmd.collect.snmp.client import MAX_ROWS
