@@ -585,7 +585,7 @@ class Pipeline:
         if config.config.notify != old.config.notify:
             await self._swap_alert_pipeline(config)
         elif self.alerts is not None and diff.added + diff.removed + diff.changed:
-            self.alerts._device_labels = device_labels(config.devices)  # no public setter yet
+            self.alerts.set_device_labels(device_labels(config.devices))
         for section in ("storage", "metrics", "state_dir", "snmp", "ssh"):
             if getattr(config.config, section) != getattr(old.config, section):
                 logger.warning("restart_needed", section=section, kept="running settings")

@@ -164,6 +164,11 @@ class AlertPipeline:
         pipeline._shutdown_timeout_s = shutdown_timeout_s
         return pipeline
 
+    def set_device_labels(self, device_labels: Mapping[str, Mapping[str, str]]) -> None:
+        """The inventory's labels per device (site, role, …), merged into alerts from the next
+        tick on: a reload that changed devices but not `notify` keeps this pipeline."""
+        self._device_labels = device_labels
+
     async def start(self) -> None:
         if self.dispatcher is not None:
             await self.dispatcher.start()

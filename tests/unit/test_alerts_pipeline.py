@@ -456,6 +456,18 @@ async def test_device_labels_enrich_routing(
     assert [s.notification.receiver for s in sender.sent] == ["oncall"]
 
 
+async def test_device_labels_set_after_a_reload_route_new_groups(tmp_path: Path) -> None:
+    """Labels given by `set_device_labels` (a reload that changed devices but kept `notify`)
+    route the alerts grouped from then on: sw1 tagged role=core later goes to oncall."""
+    cfg = settings(routes=[{"matchers": ["role=core"], "receiver": "oncall"}])
+    sender = RecordingSender()
+    p = AlertPipeline(cfg, tmp_path, sender, device_labels={})
+    p.set_device_labels({"sw1": {"role": "core"}})
+    await tick(p, [alert()], 0)
+    await tick(p, [alert()], 30)
+    assert [s.notification.receiver for s in sender.sent] == ["oncall"]
+
+
 async def test_ack_made_by_another_process_becomes_a_sample(tmp_path: Path) -> None:
     """An ack written by `chmd alerts ack` (another process) becomes one alerts sample."""
     from chmd.alerts.acks import ack_alert
