@@ -48,7 +48,7 @@ from chmd.collect import COLLECTORS, Collector
 from chmd.collect.metrics import SnmpTransportMetrics
 from chmd.collect.scheduler import Scheduler, collectors_for
 from chmd.collect.snmp import SnmpCollector
-from chmd.collect.ssh import ssh_collector
+from chmd.collect.ssh import SshCollector, ssh_collector
 from chmd.config import LoadedConfig, load_config
 from chmd.errors import ConfigError
 from chmd.http import HttpServer
@@ -369,7 +369,7 @@ class Pipeline:
         self._main: asyncio.Task[None] | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._last_routed = time.monotonic()
-        self._withheld_seen: dict[str, dict[str, int]] = {}
+        self._withheld_seen: dict[tuple[str, str], dict[str, int]] = {}  # (collector, device)
         self.polling = False
         self.state_dir = Path(".")
         self.writer: Writer | None = None
@@ -495,17 +495,21 @@ class Pipeline:
                 self._results.task_done()
 
     def _count_withheld(self, result: PollResult) -> None:
-        """The SNMP collector's per-device counts of rates it withheld (counter reset,
-        agent restart, discontinuity, above ifSpeed) → chmd_collect_snmp_rates_withheld_total."""
+        """The collectors' per-device counts of rates they withheld (counter reset, agent
+        restart, discontinuity, above ifSpeed) → chmd_collect_rates_withheld_total{collector}
+        (SNMP counters, and SSH interface counters: the same maths and reasons)."""
         collector = self.collectors.get(result.collector)
-        if not isinstance(collector, SnmpCollector):
+        if isinstance(collector, SnmpCollector):
+            stats = collector.state(result.device).tracker.stats
+        elif isinstance(collector, SshCollector):
+            stats = collector.rate_stats(result.device)
+        else:
             return
-        stats = collector.state(result.device).tracker.stats
-        seen = self._withheld_seen.setdefault(result.device, {})
+        seen = self._withheld_seen.setdefault((result.collector, result.device), {})
         for reason in WITHHELD_REASONS:
             now, before = stats.get(reason, 0), seen.get(reason, 0)
             if now > before:
-                self.metrics.collect.withheld(reason, now - before)
+                self.metrics.collect.withheld(result.collector, reason, now - before)
             seen[reason] = now
 
     async def _rules_loop(self) -> None:
@@ -571,7 +575,8 @@ class Pipeline:
         self._add_collectors(config)  # before update(): the scheduler reads this dict
         _need(self.scheduler, "scheduler").update(config.devices)
         for name in diff.removed + diff.changed:  # their collector state starts over
-            self._withheld_seen.pop(name, None)
+            for collector_name in self.collectors:
+                self._withheld_seen.pop((collector_name, name), None)
         for name in diff.removed:
             self.metrics.daemon.forget_device(name)
         changes = _need(self.engine, "engine").replace_rules(_ruleset(config))

@@ -100,9 +100,9 @@ class CollectMetrics:
             registry=registry,
         )
         self.rates_withheld = Counter(
-            "chmd_collect_snmp_rates_withheld_total",
+            "chmd_collect_rates_withheld_total",
             "Counter rates not written: restart, reset, discontinuity or over_speed.",
-            ["reason"],
+            ["collector", "reason"],
             registry=registry,
         )
 
@@ -118,6 +118,6 @@ class CollectMetrics:
         if result.ok:
             self.last_success.labels(collector, result.device).set(now_s)
 
-    def withheld(self, reason: str, count: int) -> None:
+    def withheld(self, collector: str, reason: str, count: int) -> None:
         if count > 0:
-            self.rates_withheld.labels(reason).inc(count)
+            self.rates_withheld.labels(collector, reason).inc(count)

@@ -173,8 +173,8 @@ async def test_agent_restart_counts_withheld_rates(
     tmp_path: Path, snmpsim_factory: Any, influxdb: Any
 ) -> None:
     """An SNMP agent restart (sysUpTime back to 0) withholds that poll's rates; the daemon
-    counts it in chmd_collect_snmp_rates_withheld_total{reason="restart"}; the SNMP engine's
-    request/response counters are exported beside it."""
+    counts it in chmd_collect_rates_withheld_total{collector="snmp",reason="restart"}; the
+    SNMP engine's request/response counters are exported beside it."""
     from harness.snmp import write_data_dir
 
     agent = await asyncio.to_thread(
@@ -208,10 +208,8 @@ async def test_agent_restart_counts_withheld_rates(
         await asyncio.to_thread(agent.restart)
 
         def withheld() -> float:
-            labels = {"reason": "restart"}
-            return (
-                registry.get_sample_value("chmd_collect_snmp_rates_withheld_total", labels) or 0.0
-            )
+            labels = {"collector": "snmp", "reason": "restart"}
+            return registry.get_sample_value("chmd_collect_rates_withheld_total", labels) or 0.0
 
         await _until(lambda: withheld() >= 1, "a withheld rate counted")
         # the UDP engine's own counters are on the same registry, read at scrape time

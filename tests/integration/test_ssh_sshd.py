@@ -7,6 +7,7 @@ TwentyFiveGigE ports).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -142,3 +143,43 @@ async def test_unsupported_command(sshd: Any, tmp_path: Path, session: str) -> N
     result = await _poll_with(sshd, _own_set(tmp_path, session, bogus), tmp_path)
     assert reasons(result) == {"show platform frobnicator": "unsupported"}
     assert {s.measurement for s in result.samples} == {"system", "interface"}
+
+
+async def test_interface_rates_from_two_polls(sshd_factory: Any, collector: SshCollector) -> None:
+    """An SSH-only device gets SNMP's derived interface fields: between two polls the
+    recording's Twe2/0/32 input bytes go 0 → 1,500,000, so its ifHCInOctets_rate and
+    in_octets_rate are positive and in_utilization is that rate against BW 25 Gbit/s; then
+    `clear counters` (bytes back down) gives no rate for that poll."""
+    server = await asyncio.to_thread(sshd_factory)
+    dev = device(server)
+    interfaces_file = server.base / "cli" / "outputs" / "show_interfaces.txt"
+    recorded = interfaces_file.read_text()
+    first_input = "     0 packets input, 0 bytes,"
+
+    def interface(result: PollResult, name: str) -> dict[str, Any]:
+        (sample,) = [
+            s for s in result.samples if s.measurement == "interface" and s.tags["ifName"] == name
+        ]
+        return dict(sample.fields)
+
+    baseline = await collector.poll(dev, run_all=True)
+    assert baseline.errors == ()
+    assert "ifHCInOctets_rate" not in interface(baseline, "Twe2/0/32")
+    interfaces_file.write_text(
+        recorded.replace(first_input, "     1000 packets input, 1500000 bytes,", 1)
+    )
+    moved = await collector.poll(dev, run_all=True)
+    fields = interface(moved, "Twe2/0/32")
+    assert fields["ifHCInOctets"] == 1_500_000
+    assert fields["ifHCInOctets_rate"] > 0
+    assert fields["in_octets_rate"] == fields["ifHCInOctets_rate"]
+    assert fields["in_utilization"] == pytest.approx(
+        fields["in_octets_rate"] * 8 * 100 / 25_000_000_000
+    )
+    assert interface(moved, "Twe2/0/33")["ifHCInOctets_rate"] == 0.0
+    interfaces_file.write_text(
+        recorded.replace(first_input, "     10 packets input, 600 bytes,", 1)
+    )
+    cleared = await collector.poll(dev, run_all=True)
+    assert "ifHCInOctets_rate" not in interface(cleared, "Twe2/0/32")
+    assert collector.rate_stats("c9500")["reset"] >= 1

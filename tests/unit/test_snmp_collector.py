@@ -189,7 +189,8 @@ def test_walk_matches_recording_for_every_column() -> None:
 
 
 def test_withheld_rates_are_counted_in_metrics() -> None:
-    """A restart increments chmd_collect_snmp_rates_withheld_total{reason="restart"} once."""
+    """A restart increments chmd_collect_rates_withheld_total{collector="snmp",
+    reason="restart"} once."""
     from prometheus_client import CollectorRegistry
 
     from chmd.collect.metrics import CollectMetrics
@@ -206,7 +207,7 @@ def test_withheld_rates_are_counted_in_metrics() -> None:
     poll(collector, device)
     poll(collector, device)
     value = registry.get_sample_value(
-        "chmd_collect_snmp_rates_withheld_total", {"reason": "restart"}
+        "chmd_collect_rates_withheld_total", {"collector": "snmp", "reason": "restart"}
     )
     assert value == 1
 

@@ -241,7 +241,7 @@ class SnmpCollector:
         if self._metrics is not None:
             for reason, total in stats.items():
                 if reason != "wrap":
-                    self._metrics.withheld(reason, total - state.counted.get(reason, 0))
+                    self._metrics.withheld("snmp", reason, total - state.counted.get(reason, 0))
         state.counted = dict(stats)
 
     def _classify(self, device: Device, state: DeviceState, system: dict[OID, VarBind]) -> None:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from chmd.collect.snmp.counters import RateTracker
 from chmd.collect.ssh import syslog
 from chmd.collect.ssh.client import ClientOptions, DeviceSession, open_session
 from chmd.collect.ssh.commandset import (
@@ -27,6 +29,7 @@ from chmd.collect.ssh.errors import Disconnected
 from chmd.collect.ssh.metrics import SshMetrics
 from chmd.collect.ssh.parsers.parse import parse_records
 from chmd.collect.ssh.parsers.samples import base_tags, to_samples
+from chmd.collect.ssh.rates import with_rates
 from chmd.collect.ssh.settings import SshCollectorSettings
 from chmd.errors import AuthError, CollectError, CollectTimeout, ConfigError
 from chmd.inventory.schema import Device
@@ -79,6 +82,12 @@ class SshCollector:
         self._command_sets: dict[str, CommandSet] = {}
         self._last_run: dict[tuple[str, str], float] = {}
         self._log_seen: dict[tuple[str, str], frozenset[syslog.Fingerprint]] = {}
+        self._trackers: dict[str, RateTracker] = {}  # interface counter baselines per device
+
+    def rate_stats(self, name: str) -> Counter[str]:
+        """Why rates of a device's interface counters were withheld (reset, over_speed)."""
+        tracker = self._trackers.get(name)
+        return tracker.stats if tracker is not None else Counter()
 
     def command_set(self, platform: str) -> CommandSet:
         """The compiled command set for a platform (an own file from settings, else built in)."""
@@ -202,7 +211,9 @@ class SshCollector:
         if command.kind == "log":
             key = (device, command.command)
             records, self._log_seen[key] = syslog.new_entries(records, self._log_seen.get(key))
-        return to_samples(command, records, tags, self._clock_ns())
+        samples = to_samples(command, records, tags, self._clock_ns())
+        tracker = self._trackers.setdefault(device, RateTracker())
+        return with_rates(samples, tracker, self._monotonic())
 
     def _count_command(self, device: str, outcome: str) -> None:
         if self._metrics is not None:
@@ -217,6 +228,7 @@ class SshCollector:
         """Drop everything held for a device removed from the inventory (its connection too)."""
         self._drop_session(name)
         self._locks.pop(name, None)
+        self._trackers.pop(name, None)
         for store in (self._last_run, self._log_seen):
             for key in [k for k in store if k[0] == name]:
                 del store[key]
