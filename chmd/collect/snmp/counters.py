@@ -198,3 +198,23 @@ def utilisation_percent(octets_per_s: float | None, speed_bps: float | None) -> 
     if octets_per_s is None or not speed_bps:
         return None
     return octets_per_s * 8.0 * 100.0 / speed_bps
+
+
+# (derived field, its sources in order of preference, utilisation field)
+_DIRECTIONS = (
+    ("in_octets_rate", "ifHCInOctets_rate", "ifInOctets_rate", "in_utilization"),
+    ("out_octets_rate", "ifHCOutOctets_rate", "ifOutOctets_rate", "out_utilization"),
+)
+
+
+def octet_rates_into(fields: MutableMapping[str, Any], speed_bps: float | None) -> None:
+    """`in/out_octets_rate` from the HC octet rate (else the 32-bit one) and `in/out_utilization`
+    against `speed_bps`: the interface fields every collector derives the same way."""
+    for name, hc, low, pct_name in _DIRECTIONS:
+        octets = fields.get(hc)
+        if octets is None:
+            octets = fields.get(low)
+        if isinstance(octets, float):
+            fields[name] = octets
+            if (pct := utilisation_percent(octets, speed_bps)) is not None:
+                fields[pct_name] = pct

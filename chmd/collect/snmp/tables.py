@@ -14,7 +14,7 @@ from operator import itemgetter
 from chmd.collect.fieldtypes import field_type, typed_fields
 from chmd.collect.snmp import ber
 from chmd.collect.snmp.ber import OID, VarBind
-from chmd.collect.snmp.counters import RateTracker, utilisation_percent
+from chmd.collect.snmp.counters import RateTracker, octet_rates_into
 from chmd.collect.snmp.profiles import Column, Scalars, Table
 from chmd.model import FieldValue, Sample
 
@@ -346,20 +346,7 @@ class _RatePlan:
         speed_bps = _speed_bps(fields)
         bound = speed_bps / 8.0 if speed_bps else None
         tracker.row_rates(row_key, self.counters, row, index, now, bound, fields)
-        for name, hc, low, pct_name in _DIRECTIONS:
-            octets: FieldValue | None = fields.get(hc)
-            if octets is None:
-                octets = fields.get(low)
-            if isinstance(octets, float):
-                fields[name] = octets
-                if (pct := utilisation_percent(octets, speed_bps)) is not None:
-                    fields[pct_name] = pct
-
-
-_DIRECTIONS = (
-    ("in_octets_rate", "ifHCInOctets_rate", "ifInOctets_rate", "in_utilization"),
-    ("out_octets_rate", "ifHCOutOctets_rate", "ifOutOctets_rate", "out_utilization"),
-)
+        octet_rates_into(fields, speed_bps)
 
 
 def _speed_bps(fields: Fields) -> float | None:

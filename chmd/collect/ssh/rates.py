@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from chmd.collect.snmp.counters import RateTracker, utilisation_percent
+from chmd.collect.snmp.counters import RateTracker, octet_rates_into
 from chmd.model import FieldValue, Sample
 
 # counters the built-in command sets write for `interface` (IF-MIB names, plus CLI extras)
@@ -29,10 +29,6 @@ COUNTERS = (
     "crc_errors",
 )
 _OCTETS = frozenset({"ifHCInOctets", "ifHCOutOctets"})  # bounded by the link speed
-_DIRECTIONS = (
-    ("in_octets_rate", "ifHCInOctets_rate", "in_utilization"),
-    ("out_octets_rate", "ifHCOutOctets_rate", "out_utilization"),
-)
 
 
 def with_rates(samples: Iterable[Sample], tracker: RateTracker, now: float) -> list[Sample]:
@@ -61,10 +57,5 @@ def _interface_rates(sample: Sample, tracker: RateTracker, now: float) -> Sample
         per_s = tracker.rate((row, name), value, 64, now, bound)
         if per_s is not None:
             fields[f"{name}_rate"] = per_s
-    for rate_name, source, pct_name in _DIRECTIONS:
-        octets = fields.get(source)
-        if isinstance(octets, float):
-            fields[rate_name] = octets
-            if (pct := utilisation_percent(octets, speed_bps)) is not None:
-                fields[pct_name] = pct
+    octet_rates_into(fields, speed_bps)
     return Sample(sample.measurement, sample.tags, fields, sample.time_ns)
