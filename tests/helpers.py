@@ -9,14 +9,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from click.testing import CliRunner, Result
 from harness.aio import run_sync
+from prometheus_client import CollectorRegistry
 
 from chmd.cli import main
 from chmd.collect.base import Collector
 from chmd.inventory.schema import Device
 from chmd.model import PollResult
+from chmd.store.metrics import StoreMetrics
+from chmd.store.settings import StorageSettings
+from chmd.store.writer import Writer
 
 DEADLINE_S = 30.0  # generous: the CI machine is a loaded 2-core box
 
@@ -60,3 +65,15 @@ def invoke_cli(args: Sequence[str], env: Mapping[str, str] | None = None) -> Res
     with ThreadPoolExecutor(1) as pool:
         job = pool.submit(runner.invoke, main, list(args), catch_exceptions=False)
         return job.result(timeout=120)
+
+
+def rollup_writer(spool_dir: Path, now_ns: int) -> Writer:
+    """A Writer with a 5-minute rollup tier, its state in `spool_dir`, its clock at `now_ns`
+    (never started: for tests of its rollup and state files without a server)."""
+    settings = StorageSettings.model_validate(
+        {
+            "spool_dir": str(spool_dir),
+            "retention": {"rollups": [{"name": "5m", "window": "5m", "keep": "1d"}]},
+        }
+    )
+    return Writer(settings, StoreMetrics(CollectorRegistry()), clock_ns=lambda: now_ns)

@@ -7,25 +7,12 @@ import asyncio
 import json
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry
+from helpers import rollup_writer
 
 from chmd.model import Sample
-from chmd.store.metrics import StoreMetrics
 from chmd.store.rollupfiles import ROLLUP_CLOSED_LOG, ROLLUP_STATE
-from chmd.store.settings import StorageSettings
-from chmd.store.writer import Writer
 
 MIN = 60 * 10**9
-
-
-def writer(tmp_path: Path, now_ns: int) -> Writer:
-    settings = StorageSettings.model_validate(
-        {
-            "spool_dir": str(tmp_path),
-            "retention": {"rollups": [{"name": "5m", "window": "5m", "keep": "1d"}]},
-        }
-    )
-    return Writer(settings, StoreMetrics(CollectorRegistry()), clock_ns=lambda: now_ns)
 
 
 def cpu(t_min: int, value: float, device: str = "a") -> Sample:
@@ -39,7 +26,7 @@ def many(series: int, t_min: int) -> list[Sample]:
 async def test_loop_runs_while_a_big_snapshot_is_taken(tmp_path: Path) -> None:
     """While the snapshot of 3,000 open windows is taken, other tasks on the loop keep running
     (a ticker advances between its pieces), and the file holds every window."""
-    w = writer(tmp_path, 100 * MIN)
+    w = rollup_writer(tmp_path, 100 * MIN)
     w.submit(many(3000, 0))
     ticks = 0
     running = True
@@ -68,7 +55,7 @@ async def test_window_closed_during_snapshot_is_not_rewritten_after_crash(
 ) -> None:
     """A window that closes (and is spooled) while a snapshot is being taken, which still
     holds it as open, is not written again after a kill -9 that follows the snapshot."""
-    first = writer(tmp_path, 100 * MIN)
+    first = rollup_writer(tmp_path, 100 * MIN)
     first.submit([cpu(0, 1.0), *many(2000, 1)])
     snapshot = asyncio.create_task(first.snapshot_rollups())
     await asyncio.sleep(0)  # the snapshot has started: window [0, 5m) of "a" is in it, open
@@ -77,7 +64,7 @@ async def test_window_closed_during_snapshot_is_not_rewritten_after_crash(
     await snapshot
     pending = first.spool.pending_points()
     # kill -9: no aclose
-    second = writer(tmp_path, 100 * MIN)
+    second = rollup_writer(tmp_path, 100 * MIN)
     assert second.spool.pending_points() == pending
     second.tick()  # every open window is long over: closed now
     second.flush()
@@ -90,7 +77,7 @@ async def test_window_closed_during_snapshot_is_not_rewritten_after_crash(
 async def test_crash_in_the_middle_of_a_snapshot_loses_no_mark(tmp_path: Path) -> None:
     """A kill -9 while a snapshot is half done (its closed-window log rotated, the file not
     yet written) keeps the marks of the windows written before it and during it."""
-    first = writer(tmp_path, 100 * MIN)
+    first = rollup_writer(tmp_path, 100 * MIN)
     first.submit([cpu(0, 1.0), cpu(0, 1.0, "b")])
     await first.snapshot_rollups()  # holds both windows open
     first.submit([cpu(5, 2.0)])  # closes "a" [0, 5m): marked in the closed-window log
@@ -102,7 +89,7 @@ async def test_crash_in_the_middle_of_a_snapshot_loses_no_mark(tmp_path: Path) -
     first.flush()
     snapshot.cancel()  # kill -9 before the snapshot is written
     pending = first.spool.pending_points()
-    second = writer(tmp_path, 100 * MIN)
+    second = rollup_writer(tmp_path, 100 * MIN)
     second.submit([cpu(1, 9.0), cpu(1, 9.0, "b")])  # late for the windows already written
     second.tick()
     assert second.metrics.rollup_late._value.get() == 2

@@ -4,25 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry
+from helpers import rollup_writer
 
 from chmd.model import Sample
-from chmd.store.metrics import StoreMetrics
 from chmd.store.rollupfiles import ROLLUP_CLOSED_LOG
-from chmd.store.settings import StorageSettings
-from chmd.store.writer import Writer
 
 MIN = 60 * 10**9
-
-
-def writer(tmp_path: Path, now_ns: int) -> Writer:
-    settings = StorageSettings.model_validate(
-        {
-            "spool_dir": str(tmp_path),
-            "retention": {"rollups": [{"name": "5m", "window": "5m", "keep": "1d"}]},
-        }
-    )
-    return Writer(settings, StoreMetrics(CollectorRegistry()), clock_ns=lambda: now_ns)
 
 
 def cpu(t_min: int, value: float) -> Sample:
@@ -32,7 +19,7 @@ def cpu(t_min: int, value: float) -> Sample:
 def test_window_written_before_a_crash_is_not_written_again(tmp_path: Path) -> None:
     """A window closed and spooled after the last snapshot is remembered through the closed
     log: after a kill -9 (no aclose), the restarted Writer neither rewrites nor reopens it."""
-    first = writer(tmp_path, 100 * MIN)
+    first = rollup_writer(tmp_path, 100 * MIN)
     first._save_rollups()  # the periodic snapshot, taken before the window closes
     first.submit([cpu(0, 1.0), cpu(1, 3.0)])
     first.tick()  # window [0, 5m) is long over: closed, spooled with its closed mark
@@ -40,7 +27,7 @@ def test_window_written_before_a_crash_is_not_written_again(tmp_path: Path) -> N
     assert (tmp_path / ROLLUP_CLOSED_LOG).read_text().startswith("5m\t0\t")
     assert first.spool.pending_points() == 3  # 2 raw + 1 rollup point
     # crash: no aclose
-    second = writer(tmp_path, 100 * MIN)
+    second = rollup_writer(tmp_path, 100 * MIN)
     second.submit([cpu(2, 50.0)])
     second.tick()
     assert second.metrics.rollup_late._value.get() == 1  # not rolled up again
