@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -414,8 +414,7 @@ class Pipeline:
         self.metrics.daemon.ready.set(1)
 
     def _engine(self, config: LoadedConfig) -> RuleEngine:
-        interval = config.config.rules.interval
-        engine = RuleEngine(_ruleset(config), EngineSettings(raw_resolution_s=min(60.0, interval)))
+        engine = RuleEngine(_ruleset(config), EngineSettings.from_config(config.config.rules))
         try:
             restored = load_state(engine, self.state_dir)
         except StateError as exc:
@@ -579,7 +578,8 @@ class Pipeline:
                 self._withheld_seen.pop((collector_name, name), None)
         for name in diff.removed:
             self.metrics.daemon.forget_device(name)
-        changes = _need(self.engine, "engine").replace_rules(_ruleset(config))
+        engine = _need(self.engine, "engine")
+        changes = engine.replace_rules(_ruleset(config))
         logger.info(
             "rules_applied",
             added=len(changes.added),
@@ -587,6 +587,9 @@ class Pipeline:
             changed=len(changes.changed),
             unchanged=len(changes.unchanged),
         )
+        settings = EngineSettings.from_config(config.config.rules)
+        if engine.replace_settings(settings):
+            logger.info("rules_settings_reloaded", **asdict(settings))
         if config.config.notify != old.config.notify:
             await self._swap_alert_pipeline(config)
         elif self.alerts is not None and diff.added + diff.removed + diff.changed:

@@ -45,9 +45,11 @@ class EngineSettings:
 
     @classmethod
     def from_config(cls, rules: RulesSettings) -> EngineSettings:
-        """From the `rules:` section of chmd.yaml (`chmd.config.RulesSettings`)."""
+        """From the `rules:` section of chmd.yaml (`chmd.config.RulesSettings`). A raw bucket
+        is never coarser than the evaluation interval: rules evaluated every second see
+        one-second buckets, not one reading a minute."""
         return cls(
-            raw_resolution_s=rules.raw_resolution,
+            raw_resolution_s=min(rules.raw_resolution, rules.interval),
             flap_window_s=rules.flap_window,
             flap_threshold=rules.flap_threshold,
             retention_s=rules.retention,

@@ -222,3 +222,22 @@ async def test_agent_restart_counts_withheld_rates(
     finally:
         stop.set()
         await asyncio.wait_for(task, DEADLINE_S)
+
+
+async def test_rules_settings_apply_at_start_and_on_reload(
+    daemon: tuple[Daemon, asyncio.Event, asyncio.Task[None]], config_path: Path
+) -> None:
+    """The running engine takes the `rules:` section (raw buckets capped at the 1 s interval),
+    and a reload that changes flap_window applies it without a restart."""
+    the_daemon = daemon[0]
+    pipeline = the_daemon.pipeline
+    assert pipeline is not None
+    assert pipeline.engine is not None
+    assert pipeline.engine.settings.raw_resolution_s == 1.0
+    assert pipeline.engine.settings.flap_window_s == 3600.0
+    text = await asyncio.to_thread(config_path.read_text)
+    changed = text.replace("interval: 1s}", "interval: 1s, flap_window: 30m}", 1)
+    await asyncio.to_thread(config_path.write_text, changed)
+    the_daemon.request_reload()
+    await asyncio.wait_for(the_daemon.wait_reloads(1), DEADLINE_S)
+    assert pipeline.engine.settings.flap_window_s == 1800.0
