@@ -18,8 +18,8 @@ and SIGHUP to `request_reload`. With `pipeline=True` (what `chmd run` uses) the 
 is `Pipeline`, the whole of chmd in one process:
 
     Scheduler → collectors ─(bounded queue)→ router ─→ Writer (InfluxDB, spool)
-                                                   └→ RuleEngine.observe
-    rules tick → RuleEngine.evaluate ─(bounded queue)→ AlertPipeline → Dispatcher (Apprise)
+                                                   └→ RulesStage.observe (RuleEngine)
+    rules tick → RulesStage.tick ─(bounded queue)→ AlertPipeline → Dispatcher (Apprise)
     HttpServer (/metrics, /-/healthy, /-/ready, ack links) · WatchdogFeeder (systemd)
 
 Without it (unit tests) the daemon only validates, applies and reloads configuration for
@@ -30,20 +30,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 import structlog
-from aiohttp import web
 
 from chmd import log as chmd_log
-from chmd.alerts.ack_http import Handler
-from chmd.alerts.matchers import device_labels
-from chmd.alerts.pipeline import AlertPipeline
+from chmd.alerts.stage import AlertStage
 from chmd.collect import COLLECTORS, Collector
 from chmd.collect.metrics import SnmpTransportMetrics
 from chmd.collect.scheduler import Scheduler, collectors_for
@@ -55,10 +53,9 @@ from chmd.http import HttpServer
 from chmd.inventory.schema import Device
 from chmd.metrics import Metrics, poll_sample
 from chmd.model import Alert, AlertState, PollResult
-from chmd.rules.engine import EngineSettings, RuleEngine
+from chmd.rules.engine import RuleEngine
 from chmd.rules.load import RuleSet
-from chmd.rules.persist import StateError, load_state, save_state
-from chmd.rules.samples import alert_samples
+from chmd.rules.stage import RulesStage
 from chmd.store.writer import Writer
 from chmd.systemd import Notifier, WatchdogFeeder, status_line
 
@@ -373,8 +370,8 @@ class Pipeline:
         self.polling = False
         self.state_dir = Path(".")
         self.writer: Writer | None = None
-        self.engine: RuleEngine | None = None
-        self.alerts: AlertPipeline | None = None
+        self.rules: RulesStage | None = None
+        self.alerts: AlertStage | None = None
         self.http: HttpServer | None = None
         self.scheduler: Scheduler | None = None
         self.collectors: dict[str, Collector] = {}
@@ -396,14 +393,21 @@ class Pipeline:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.writer = Writer(settings.storage, self.metrics.store)
         await self.writer.start()
-        self.engine = self._engine(config)
-        self.alerts = self._alert_pipeline(config)
-        await self.alerts.start()
+        self.rules = RulesStage(
+            emit=self._hand_on,
+            write=self.writer.submit,
+            on_tick=self._observe_rule_tick,
+            save_every_s=math.inf,  # windows at shutdown only: observe runs beside a save
+            run_timer=False,  # `_rules_loop` ticks it, and a reload wakes it at once
+        )
+        await self.rules.apply(config)
+        self.alerts = AlertStage(self.metrics.notify, shutdown_timeout_s=NOTIFY_CLOSE_S)
+        await self.alerts.apply(config)
         self.http = HttpServer(
             self.metrics.registry, settings.metrics.listen, healthy=self.healthy, ready=self.ready
         )
-        for method, path, handler in self.alerts.http_routes():
-            self.http.add_route(method, path, self._current_ack_handler(method, path, handler))
+        for route in self.alerts.http_routes():  # the stage answers for whichever pipeline runs
+            self.http.add_route(*route)
         await self.http.start()
         logger.info("http_listening", url=self.http.url)
         self._add_collectors(config)
@@ -413,16 +417,9 @@ class Pipeline:
         self.polling = True
         self.metrics.daemon.ready.set(1)
 
-    def _engine(self, config: LoadedConfig) -> RuleEngine:
-        engine = RuleEngine(_ruleset(config), EngineSettings.from_config(config.config.rules))
-        try:
-            restored = load_state(engine, self.state_dir)
-        except StateError as exc:
-            logger.error("rule_state_unreadable", error=str(exc), kept="starting empty")  # noqa: TRY400 (the message says it all)
-            restored = False
-        if restored:
-            logger.info("rule_state_restored", active=len(engine.active()))
-        return engine
+    @property
+    def engine(self) -> RuleEngine | None:
+        return self.rules.engine if self.rules is not None else None
 
     def _add_collectors(self, config: LoadedConfig) -> None:
         """One collector per access kind in use (SNMP always), built once and kept."""
@@ -434,28 +431,6 @@ class Pipeline:
                 collector = self.collectors[name] = COLLECTORS[name](config)
                 if isinstance(collector, SnmpCollector):
                     SnmpTransportMetrics(collector.transport_stats, self.metrics.registry)
-
-    def _alert_pipeline(self, config: LoadedConfig) -> AlertPipeline:
-        """The alert pipeline with its Apprise dispatcher, on our one NotifyMetrics."""
-        return AlertPipeline.create(
-            config.config.notify,
-            Path(config.config.state_dir),
-            self.metrics.notify,
-            device_labels=device_labels(config.devices),
-            shutdown_timeout_s=NOTIFY_CLOSE_S,
-        )
-
-    def _current_ack_handler(self, method: str, path: str, first: Handler) -> Handler:
-        """Route to the handler of the alert pipeline running now (it may be rebuilt)."""
-
-        async def handle(request: web.Request) -> web.StreamResponse:
-            alerts = self.alerts
-            for m, p, handler in alerts.http_routes() if alerts is not None else ():
-                if (m, p) == (method, path):
-                    return await handler(request)
-            return await first(request)
-
-        return handle
 
     async def _run(self, config: LoadedConfig) -> None:
         scheduler = _need(self.scheduler, "scheduler")
@@ -481,12 +456,12 @@ class Pipeline:
 
     async def _route_loop(self) -> None:
         """Every PollResult → the writer (plus its chmd_poll point) and the rule engine."""
-        writer, engine = _need(self.writer, "writer"), _need(self.engine, "engine")
+        writer, rules = _need(self.writer, "writer"), _need(self.rules, "rules")
         while True:
             result = await self._results.get()
             try:
                 writer.submit([*result.samples, poll_sample(result, time.time_ns())])
-                engine.observe(result.samples)
+                rules.observe(result)
                 self.metrics.daemon.observe_poll(result)
                 self._count_withheld(result)
             finally:
@@ -512,28 +487,28 @@ class Pipeline:
             seen[reason] = now
 
     async def _rules_loop(self) -> None:
-        """Ask the engine every tick (a reload wakes it at once); hand changes on."""
+        """Tick the rules stage every tick (a reload wakes it at once)."""
+        rules = _need(self.rules, "rules")
         while True:
             config = _need(self._config, "config")
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_rules_tick_s(config)):
                     await self._rules_wakeup.wait()
             self._rules_wakeup.clear()
-            await self._ticks.put(self.evaluate(datetime.now(UTC)))
+            await rules.tick(datetime.now(UTC))
 
-    def evaluate(self, now: datetime) -> Tick:
-        """One rule tick: evaluate, count, write the changes, save the alert state."""
-        engine, writer = _need(self.engine, "engine"), _need(self.writer, "writer")
-        started = time.perf_counter()
-        changed = engine.evaluate(now)
-        active = engine.active()
-        self.metrics.daemon.observe_rule_tick(time.perf_counter() - started)
-        self.metrics.daemon.observe_alerts(active)
+    async def _hand_on(
+        self, changed: Sequence[Alert], active: Sequence[Alert], now: datetime
+    ) -> None:
+        """A tick's outcome → the alerts loop (bounded queue: slow delivery never stalls
+        evaluation beyond ALERT_QUEUE_SIZE ticks); systemd STATUS when something changed."""
         if changed:
-            writer.submit(alert_samples(changed, now))
-            save_state(engine, self.state_dir, now, windows=False)
             self.notifier.status(self.status())
-        return changed, active, now
+        await self._ticks.put((list(changed), list(active), now))
+
+    def _observe_rule_tick(self, duration_s: float, active: list[Alert]) -> None:
+        self.metrics.daemon.observe_rule_tick(duration_s)
+        self.metrics.daemon.observe_alerts(active)
 
     async def _alerts_loop(self) -> None:
         while True:
@@ -578,37 +553,14 @@ class Pipeline:
                 self._withheld_seen.pop((collector_name, name), None)
         for name in diff.removed:
             self.metrics.daemon.forget_device(name)
-        engine = _need(self.engine, "engine")
-        changes = engine.replace_rules(_ruleset(config))
-        logger.info(
-            "rules_applied",
-            added=len(changes.added),
-            removed=len(changes.removed),
-            changed=len(changes.changed),
-            unchanged=len(changes.unchanged),
-        )
-        settings = EngineSettings.from_config(config.config.rules)
-        if engine.replace_settings(settings):
-            logger.info("rules_settings_reloaded", **asdict(settings))
+        await _need(self.rules, "rules").apply(config)
         if config.config.notify != old.config.notify:
-            await self._swap_alert_pipeline(config)
-        elif self.alerts is not None and diff.added + diff.removed + diff.changed:
-            self.alerts.set_device_labels(device_labels(config.devices))
+            await self._ticks.join()  # the old pipeline sees every tick before it closes
+        await _need(self.alerts, "alerts").apply(config)
         for section in ("storage", "metrics", "state_dir", "snmp", "ssh"):
             if getattr(config.config, section) != getattr(old.config, section):
                 logger.warning("restart_needed", section=section, kept="running settings")
         self._rules_wakeup.set()  # evaluate under the new rules now
-
-    async def _swap_alert_pipeline(self, config: LoadedConfig) -> None:
-        """A new AlertPipeline from the new settings. It reads acks, silences, the last
-        alerts and the notification log back from the state dir, so what was sent is not
-        sent again."""
-        await self._ticks.join()
-        old = self.alerts
-        if old is not None:
-            await old.aclose()
-        self.alerts = self._alert_pipeline(config)
-        await self.alerts.start()
 
     # -- stop -------------------------------------------------------------------------------------
 
@@ -624,15 +576,12 @@ class Pipeline:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(DRAIN_S):
                 await self._results.join()
-        if self.engine is not None:
-            try:
-                save_state(self.engine, self.state_dir, datetime.now(UTC))
-            except (OSError, StateError) as exc:
-                logger.error("rule_state_not_saved", error=str(exc))  # noqa: TRY400 (no traceback needed)
         self._stopped.set()
         if self._main is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._main
+        if self.rules is not None:  # every loop has ended: nothing observes while it saves
+            await self.rules.aclose()  # alerts and windows
         if self.alerts is not None:
             try:
                 async with asyncio.timeout(NOTIFY_CLOSE_S + 0.5):  # its own bound first

@@ -1,10 +1,11 @@
 """AlertStage: the alert pipeline as one of the daemon's stages (`chmd.daemon.Stage`).
 
 It owns the current `AlertPipeline` and replaces it when a reload changes the `notify:`
-section, the state dir or the devices' tags: the old pipeline is closed first (its
-notification log is on disk), then the new one starts from the same state dir, so a
-reload neither re-sends nor forgets. It is also the stable object the HTTP ack routes
-call, whichever pipeline is current.
+section: the old pipeline is closed first (its notification log is on disk), then the new
+one starts from the same state dir, so a reload neither re-sends nor forgets. Changed device
+tags are handed to the running pipeline; the state dir is the first config's (moving it
+needs a restart). It is also the stable object the HTTP ack routes call, whichever pipeline
+is current.
 
     stage = AlertStage(metrics.notify)
     for route in stage.http_routes():      # before the HTTP server starts
@@ -17,7 +18,7 @@ call, whichever pipeline is current.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,10 +41,15 @@ RELOAD_DRAIN_S = 2.0  # a reload waits this long for queued messages, then the n
 
 
 class AlertStage:
-    def __init__(self, metrics: NotifyMetrics) -> None:
+    def __init__(
+        self, metrics: NotifyMetrics, *, shutdown_timeout_s: float = RELOAD_DRAIN_S
+    ) -> None:
         self._metrics = metrics
+        self._shutdown_timeout_s = shutdown_timeout_s  # for queued messages at each close
         self._pipeline: AlertPipeline | None = None
-        self._built_from: tuple[Any, ...] | None = None
+        self._built_from: Any = None  # the notify section of the running pipeline
+        self._state_dir: Path | None = None
+        self._labels: Mapping[str, Mapping[str, str]] = {}
         self._key: bytes | None = None
 
     @property
@@ -51,12 +57,14 @@ class AlertStage:
         return self._pipeline
 
     async def apply(self, config: LoadedConfig, diff: object = None) -> None:
-        """(Re)build the pipeline when its inputs changed; otherwise keep it running."""
+        """(Re)build the pipeline when `notify:` changed; otherwise keep it running."""
         notify = config.config.notify
-        state_dir = Path(config.config.state_dir)
+        state_dir = self._state_dir = self._state_dir or Path(config.config.state_dir)
         labels = device_labels(config.devices)
-        built_from = (notify, state_dir, labels)
-        if built_from == self._built_from:
+        if self._pipeline is not None and notify == self._built_from:
+            if labels != self._labels:
+                self._pipeline.set_device_labels(labels)
+                self._labels = labels
             return
         if self._pipeline is not None:
             await self._pipeline.aclose()
@@ -67,12 +75,12 @@ class AlertStage:
                 state_dir,
                 self._metrics,
                 device_labels=labels,
-                shutdown_timeout_s=RELOAD_DRAIN_S,
+                shutdown_timeout_s=self._shutdown_timeout_s,
             )
         except NotifyError as exc:
             raise ConfigError([f"notify: {exc}"]) from exc
         await pipeline.start()
-        self._pipeline, self._built_from = pipeline, built_from
+        self._pipeline, self._built_from, self._labels = pipeline, notify, labels
         secret = notify.ack.secret_key if notify.ack.base_url else None
         self._key = secret.reveal().encode() if secret is not None else None
         log.info(

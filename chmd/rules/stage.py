@@ -75,7 +75,7 @@ class RulesStage:
     async def apply(self, config: LoadedConfig, diff: object = None) -> None:
         """First call: build the engine, restore its state, start ticking. Later: swap rules."""
         rules: RuleSet = config.rules if config.rules is not None else RuleSet(())
-        self._state_dir = Path(config.config.state_dir)
+        self._state_dir = self._state_dir or Path(config.config.state_dir)  # first one kept
         self.tick_s = max(1.0, min((r.interval_s for r in rules.rules), default=60.0))
         settings = self._settings or EngineSettings.from_config(config.config.rules)
         if self._engine is None:
@@ -146,7 +146,7 @@ class RulesStage:
                 self._saved_windows_at = time.monotonic()
             else:
                 save_state(self._engine, self._state_dir, now, windows=False)
-        except StateError as exc:
+        except (OSError, StateError) as exc:
             log.warning("rules_state_not_saved", error=str(exc))
 
     async def _run(self) -> None:
