@@ -325,6 +325,27 @@ class UdpRequester(_Requester):
             self._loopback = is_loopback(self._address[0])
         return self._address
 
+    def _packs(self, oids: Sequence[OID]) -> list[tuple[OID, ...]]:
+        size = self.target.oids_per_get
+        return [tuple(oids[start : start + size]) for start in range(0, len(oids), size)]
+
+    async def _send_many(
+        self,
+        messages: list[tuple[bytes, int]],
+        decode: Callable[[bytes], ber.Response] = ber.decode_response,
+    ) -> list[ber.Response]:
+        """`(message, request-id)`s sent back to back to the target (`UdpEngine.request_many`)."""
+        address = self._address or await self._resolve()
+        return await self._engine.request_many(
+            address,
+            self._family,
+            messages,
+            timeout_s=self.target.timeout_s,
+            retries=self.target.retries,
+            loopback=self._loopback,
+            decode=decode,
+        )
+
     async def _pack_answers(
         self, packs: list[tuple[OID, ...]], answers: list[ber.Response]
     ) -> list[VarBind]:
@@ -354,25 +375,15 @@ class FastClient(UdpRequester):
     async def get(self, oids: Sequence[OID]) -> list[VarBind]:
         """The packs of one GET are sent back to back (pipelined, under the engine's
         in-flight cap), not one after the other's answer: one wake-up for all answers."""
-        size = self.target.oids_per_get
-        if len(oids) <= size:
+        if len(oids) <= self.target.oids_per_get:
             return await self._get_pack(tuple(oids)) if oids else []
-        address = self._address or await self._resolve()
-        packs = [tuple(oids[start : start + size]) for start in range(0, len(oids), size)]
+        packs = self._packs(oids)
         messages = []
         for pack in packs:
             request_id = self._engine.next_request_id()
             message = ber.encode_request(self._version, self._community, ber.GET, request_id, pack)
             messages.append((message, request_id))
-        answers = await self._engine.request_many(
-            address,
-            self._family,
-            messages,
-            timeout_s=self.target.timeout_s,
-            retries=self.target.retries,
-            loopback=self._loopback,
-        )
-        return await self._pack_answers(packs, answers)
+        return await self._pack_answers(packs, await self._send_many(messages))
 
     async def _request(
         self, pdu: int, oids: Sequence[OID], max_repetitions: int = 0

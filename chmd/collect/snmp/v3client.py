@@ -169,23 +169,13 @@ class UsmClient(UdpRequester):
     async def get(self, oids: Sequence[OID]) -> list[VarBind]:
         """As FastClient: the packs of one GET go out back to back. A report on any of them
         (clock or engine changed) sends them again one at a time, where `_request` handles it."""
-        size = self.target.oids_per_get
-        if len(oids) <= size or self._peer is None:
+        if len(oids) <= self.target.oids_per_get or self._peer is None:
             return await super().get(oids)
-        address = self._address or await self._resolve()
-        packs = [tuple(oids[start : start + size]) for start in range(0, len(oids), size)]
+        packs = self._packs(oids)
         messages = [self._message(ber.GET, pack, 0) for pack in packs]
         self._expect = {msg_id for _, msg_id in messages}
         try:
-            answers = await self._engine.request_many(
-                address,
-                self._family,
-                messages,
-                timeout_s=self.target.timeout_s,
-                retries=self.target.retries,
-                loopback=self._loopback,
-                decode=self._decode_bound,
-            )
+            answers = await self._send_many(messages, self._decode_bound)
         except UsmReport:
             return await super().get(oids)
         except CollectTimeout:
