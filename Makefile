@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 CONFIG ?= etc/chmd.yaml
 PYTEST_ARGS ?= --durations=15
 
-.PHONY: run test lint fmt check bench test-deps
+.PHONY: run test lint fmt check bench test-deps native
 
 # .venv with a Python >= 3.11 (kept if it exists)
 $(BIN)/python:
@@ -17,23 +17,35 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# chmd installed editable; redone when pyproject.toml changes
+# chmd installed editable (with mypy, which builds the compiled hot path); redone when
+# pyproject.toml changes
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[native]'
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 	@touch $@ $(VENV)/.installed-run
 
+# the hot path compiled with mypyc (chmd/native.py), rebuilt when one of its sources changed;
+# `make run` goes on as pure Python where it cannot build (no gcc or Python headers)
+NATIVE := $(BIN)/python -m chmd.nativebuild build --if-stale
+
+native: $(VENV)/.installed-run
+	$(NATIVE)
+
 run: $(VENV)/.installed-run
+	$(NATIVE) --optional
 	$(BIN)/chmd run -c $(CONFIG)
 
 test-deps:
 	scripts/install-test-deps.sh
 
+# the suite runs on the compiled build (test-deps installs gcc and the Python headers);
+# tests/unit/test_native.py reruns the compiled modules' tests on their sources
 test: $(VENV)/.installed-test test-deps
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(NATIVE)
+	CHMD_EXPECT_NATIVE=1 $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
@@ -49,6 +61,7 @@ check: $(VENV)/.installed-run
 
 bench: $(VENV)/.installed-test
 	scripts/install-test-deps.sh --bench
+	$(NATIVE)
 	@set -e; found=0; \
 	for b in bench/bench_*.py; do \
 	  [ -e "$$b" ] || continue; found=1; \

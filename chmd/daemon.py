@@ -41,6 +41,7 @@ from typing import Protocol, TypeVar
 import structlog
 
 from chmd import log as chmd_log
+from chmd import native
 from chmd.alerts.stage import AlertStage
 from chmd.collect import COLLECTORS, Collector
 from chmd.collect.metrics import SnmpTransportMetrics
@@ -203,6 +204,7 @@ class Daemon:
             rule_files=len(config.rule_files),
             rules=len(config.rules.rules),
             polling=bool(self._stages),
+            native=native.guard().reason,  # the compiled hot path, or why it runs as Python
         )
 
     async def _reload_loop(self) -> None:

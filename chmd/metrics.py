@@ -25,7 +25,7 @@ from prometheus_client import (
     ProcessCollector,
 )
 
-from chmd import __version__
+from chmd import __version__, native
 from chmd.model import Alert, AlertState, PollResult, Sample, Severity
 
 ALERT_STATES = (AlertState.PENDING, AlertState.FIRING)
@@ -68,8 +68,19 @@ class DaemonMetrics:
     """The metrics the daemon itself owns (not a stage's)."""
 
     def __init__(self, registry: CollectorRegistry, version: str = __version__) -> None:
-        self.build_info = Info("chmd_build", "chmd version and Python runtime.", registry=registry)
-        self.build_info.info({"version": version, "python": platform.python_version()})
+        self.build_info = Info(
+            "chmd_build",
+            "chmd version, Python runtime, and whether the hot path runs compiled "
+            "(native: compiled, pure or stale).",
+            registry=registry,
+        )
+        self.build_info.info(
+            {
+                "version": version,
+                "python": platform.python_version(),
+                "native": native.guard().label,
+            }
+        )
         self.reload_successful = Gauge(
             "chmd_config_last_reload_successful",
             "1 if the last configuration load (start or reload) succeeded, else 0.",

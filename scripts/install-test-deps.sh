@@ -3,7 +3,8 @@
 # Usage: install-test-deps.sh [--bench]   (--bench: also what `make bench` compares against)
 #
 #  * Debian packages: influxdb 1.6.7, snmpd + snmp tools, OpenSSH, Prometheus, systemd-analyze,
-#    curl, python3-venv + python3-gdbm (only the missing ones; `apt-get update` once, as root)
+#    curl, python3-venv + python3-gdbm, gcc + python3.X-dev for `make native` (only the missing
+#    ones; `apt-get update` once, as root)
 #  * VictoriaMetrics from Debian trixie's .deb, unpacked (dpkg -x) into .servers/vm; the system's
 #    apt sources and state are not touched, the mirror is the one this machine's apt already uses
 #  * snmpsim in its own venv .servers/snmpsim-venv on Debian's /usr/bin/python3 (dbm.gnu indexes
@@ -38,6 +39,20 @@ need systemd         'have systemd-analyze'
 need curl            'have curl'
 need python3-venv    '/usr/bin/python3 -c "import ensurepip, venv"'
 need python3-gdbm    '/usr/bin/python3 -c "import dbm.gnu"'
+# `make native` (run by `make test`) compiles the hot path: a C compiler and the headers of the
+# venv's Python (Debian's python3.X-dev when the venv is on Debian's own Python)
+need gcc 'have gcc'
+VENVPY="$ROOT/.venv/bin/python"
+if [ -x "$VENVPY" ] && ! "$VENVPY" -c 'import os, sysconfig, sys
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
+  if [ "$("$VENVPY" -c 'import sys; print(sys.base_prefix)')" = /usr ]; then
+    missing+=("python$("$VENVPY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-dev")
+  else
+    say "the venv's Python ($("$VENVPY" -c 'import sys; print(sys.base_prefix)')) has no Python.h:" \
+        "install its headers, or recreate .venv on Debian's python3" >&2
+    exit 1
+  fi
+fi
 # `make bench` also measures Prometheus's snmp_exporter (Go) as the baseline users know, and
 # builds its load agent in a network namespace (iproute2's `ip netns`)
 if [ "${1:-}" = --bench ]; then

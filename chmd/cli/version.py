@@ -7,7 +7,7 @@ from importlib import metadata
 
 import click
 
-from chmd import __version__
+from chmd import __version__, native
 from chmd.cli import main
 
 LIBRARIES = ("pysnmp", "asyncssh", "influxdb-client", "apprise", "pydantic", "structlog")
@@ -27,5 +27,6 @@ def version(verbose: bool) -> None:
     click.echo(f"chmd {__version__}")
     if verbose:
         click.echo(f"python {platform.python_version()}")
+        click.echo(f"hot path: {native.guard().reason}")
         for name in LIBRARIES:
             click.echo(f"{name} {_version_of(name)}")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
+from chmd import native
 from chmd.config import ChmdConfig, LoadedConfig
 from chmd.daemon import Daemon, DeviceDiff, diff_devices
 from chmd.errors import ConfigError
@@ -169,7 +170,8 @@ async def test_invalid_config_at_start_raises() -> None:
 
 
 async def test_summary_says_it_does_not_poll() -> None:
-    """The start line counts devices and rule files and states that nothing polls yet."""
+    """The start line counts devices and rule files, states that nothing polls yet, and says
+    whether the hot path runs compiled."""
     daemon = Daemon(Path("chmd.yaml"), config=loaded(device("a"), device("b")))
     with capture_logs() as logs:
         stop, task = await start(daemon)
@@ -186,6 +188,7 @@ async def test_summary_says_it_does_not_poll() -> None:
             "rule_files": 0,
             "rules": 0,
             "polling": False,
+            "native": native.guard().reason,
         }
     ]
 

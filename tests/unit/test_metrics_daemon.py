@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from prometheus_client import CollectorRegistry
 
-from chmd import __version__
+from chmd import __version__, native
 from chmd.http import split_listen
 from chmd.metrics import DaemonMetrics, Metrics, count_alerts, poll_sample
 from chmd.model import Alert, AlertState, CollectError, PollResult, Sample, Severity
@@ -83,7 +83,11 @@ def test_two_metrics_objects_do_not_collide() -> None:
     first, second = Metrics(runtime=True), Metrics(runtime=True)
     first.daemon.devices.set(3)
     assert second.registry.get_sample_value("chmd_devices_configured") == 0
-    build = {"version": __version__, "python": platform.python_version()}
+    build = {
+        "version": __version__,
+        "python": platform.python_version(),
+        "native": native.guard().label,
+    }
     assert first.registry.get_sample_value("chmd_build_info", build) == 1
 
 

@@ -133,7 +133,7 @@ def encode_oid(oid: OID) -> bytes:
     """The full TLV of an OBJECT IDENTIFIER (needs at least two arcs, first ≤ 2)."""
     if len(oid) < 2 or oid[0] > 2 or (oid[0] < 2 and oid[1] >= 40):
         raise BerError(f"invalid OID {'.'.join(map(str, oid))}")
-    body = _subid(oid[0] * 40 + oid[1]) + b"".join(_subid(arc) for arc in oid[2:])
+    body = _subid(oid[0] * 40 + oid[1]) + b"".join([_subid(arc) for arc in oid[2:]])
     return tlv(OBJECT_ID, body)
 
 
@@ -271,7 +271,7 @@ def encode_value(tag: int, value: Value) -> bytes:
         return encode_oid(value)
     if tag == IP_ADDRESS:
         assert isinstance(value, str)  # noqa: S101
-        return tlv(tag, bytes(int(part) for part in value.split(".")))
+        return tlv(tag, bytes([int(part) for part in value.split(".")]))
     if tag == NULL or tag in EXCEPTIONS:
         return bytes((tag, 0))
     raise BerError(f"cannot encode tag 0x{tag:02x}")
@@ -287,7 +287,7 @@ def encode_response(
 ) -> bytes:
     """A Response-PDU message: what an agent sends (for tests and fakes)."""
     body = b"".join(
-        tlv(0x30, encode_oid(oid) + encode_value(tag, val)) for oid, tag, val in varbinds
+        [tlv(0x30, encode_oid(oid) + encode_value(tag, val)) for oid, tag, val in varbinds]
     )
     pdu = tlv(RESPONSE, _int(request_id) + _int(error_status) + _int(error_index) + tlv(0x30, body))
     return tlv(0x30, _int(version) + tlv(OCTET_STRING, community) + pdu)

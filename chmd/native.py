@@ -1,0 +1,133 @@
+"""The compiled hot path: a few pure modules built with mypyc, with the Python sources as the
+fallback that is always there.
+
+mypyc turns the typed modules below into C extensions next to their sources (the SNMP codec,
+counter maths and table building: about a fifth of a device poll's CPU). Python imports an
+extension before a `.py` of the same name, so a build left behind after its source changed
+would silently run old code. `guard()` (run when `chmd` is imported) prevents that: the build
+records each source's SHA-256, and unless every source still matches and every extension is
+there for this interpreter, all of them are imported from source. The modules of one build
+call each other directly in C, so it is all or none.
+
+Building, checking and removing it: `python -m chmd.nativebuild build|status|clean`
+(`make native`; `make run` and `make test` build it when it is out of date).
+
+CHMD_PURE_PYTHON=1 in the environment imports the sources even when a good build exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib.abc import MetaPathFinder
+from importlib.machinery import ModuleSpec
+from pathlib import Path
+from types import ModuleType
+
+# Pure (no I/O, no asyncio), strictly typed modules on the per-varbind path. Modules that
+# other code subclasses or monkeypatches stay interpreted: mypyc classes cannot be subclassed
+# from Python.
+MODULES = (
+    "chmd.collect.snmp.ber",
+    "chmd.collect.snmp.counters",
+    "chmd.collect.snmp.tables",
+    "chmd.collect.fieldtypes",
+)
+GROUP = "chmd._native"  # mypyc's shared library: chmd/_native__mypyc.<abi>.so
+PURE_ENV = "CHMD_PURE_PYTHON"
+PACKAGE_DIR = Path(__file__).resolve().parent
+MANIFEST = PACKAGE_DIR / "native.manifest"  # not package data: a wheel never ships a stale one
+
+
+@dataclass(frozen=True, slots=True)
+class NativeState:
+    """Whether the compiled modules are the ones imported, and if not, why."""
+
+    compiled: bool
+    reason: str
+
+    @property
+    def label(self) -> str:
+        """One word for logs and `chmd_build_info`: compiled, pure or stale."""
+        if self.compiled:
+            return "compiled"
+        return "stale" if self.reason.startswith("stale") else "pure"
+
+
+def source_path(module: str, package_dir: Path = PACKAGE_DIR) -> Path:
+    return package_dir.joinpath(*module.split(".")[1:]).with_suffix(".py")
+
+
+def extension_paths(module: str, package_dir: Path = PACKAGE_DIR) -> list[Path]:
+    """The module's extension files for this interpreter (any ABI suffix it accepts)."""
+    stem = source_path(module, package_dir).with_suffix("")
+    suffixes = importlib.machinery.EXTENSION_SUFFIXES
+    return [p for s in suffixes if (p := stem.with_name(stem.name + s)).exists()]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build_state(
+    package_dir: Path = PACKAGE_DIR, environ: Mapping[str, str] | None = None
+) -> NativeState:
+    """Which modules `guard` lets Python import: the build's, or the sources (with why)."""
+    env = os.environ if environ is None else environ
+    if env.get(PURE_ENV, "") not in ("", "0"):
+        return NativeState(False, f"pure Python ({PURE_ENV} is set)")
+    manifest = package_dir / MANIFEST.name
+    try:
+        built = json.loads(manifest.read_text())["sources"]
+    except FileNotFoundError:
+        return NativeState(False, "pure Python (not built: make native)")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return NativeState(False, f"pure Python (unreadable {manifest.name}: {exc})")
+    for module in MODULES:
+        source = source_path(module, package_dir)
+        if built.get(module) != digest(source):
+            return NativeState(False, f"stale build ({source.name} changed since; make native)")
+        if not extension_paths(module, package_dir):
+            return NativeState(
+                False, f"pure Python (no {source.stem} extension for this Python: make native)"
+            )
+    return NativeState(True, f"compiled with mypyc ({len(MODULES)} modules)")
+
+
+class _SourceFinder(MetaPathFinder):
+    """Imports the listed modules from their `.py`, ahead of any extension beside them."""
+
+    def __init__(self, package_dir: Path) -> None:
+        self.package_dir = package_dir
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None = None,
+        target: ModuleType | None = None,
+    ) -> ModuleSpec | None:
+        if fullname not in MODULES:
+            return None
+        return importlib.util.spec_from_file_location(
+            fullname, source_path(fullname, self.package_dir)
+        )
+
+
+_STATE: NativeState | None = None
+
+
+def guard() -> NativeState:
+    """What MODULES load from in this process, decided on the first call (from `chmd`'s
+    `__init__`, before any of them is imported) and the same afterwards."""
+    global _STATE  # one decision per process: a module cannot be imported twice
+    if _STATE is None:
+        _STATE = build_state()
+        if not _STATE.compiled:
+            sys.meta_path.insert(0, _SourceFinder(PACKAGE_DIR))
+    return _STATE
