@@ -1,6 +1,6 @@
 """SNMP collection benchmark: chmd's client CPU per varbind against net-snmp and snmp_exporter.
 
-Run from the repo root: `python bench/bench_snmp.py [--seconds S]`.
+Run from the repo root: `python bench/bench_snmp.py [--seconds S] [--rounds R]`.
 
 * The load agent is net-snmp `snmpd` (C). When network namespaces are allowed, it runs in a
   private namespace `chmdbench<pid>` holding 50 veth pairs (100 interfaces + lo = a 101-port
@@ -13,10 +13,14 @@ Run from the repo root: `python bench/bench_snmp.py [--seconds S]`.
   - chmd multi-column GETBULK walk and packed GETs (the fast v1/v2c path): this process's CPU;
   - pysnmp 7.1 through the same interface (the reference);
   - SNMPv3 authPriv SHA/AES walks: UsmClient (chmd's v3 fast path) beside pysnmp;
-  - one full `SnmpCollector.poll` of the device with the shipped profiles, giving CPU per poll
-    and devices per core at a 60 s interval;
+  - full `SnmpCollector.poll`s of the device with the shipped profiles, giving CPU per poll
+    and devices per core at a 60 s interval, in a fresh child process: on the compiled hot path
+    (chmd/native.py) and, beside it, on its Python sources;
   - prometheus-snmp-exporter (Go), if installed, scraping the same columns: its process CPU.
-Figures are client CPU seconds, not wall time: the machine is shared.
+Figures are client CPU seconds, not wall time: the machine is shared, and its load moves every
+figure by 15-40 % from one minute to the next. So each figure is measured in R interleaved
+rounds (S/R seconds each, every figure once per round) and reported as the median over the
+rounds, with the best round beside it and the ratio to snmpbulkwalk in the same round.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import os
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -274,8 +279,8 @@ async def bench_get(client: Any, oids: list[ber.OID], seconds: float) -> tuple[f
     return time.process_time() - cpu0, varbinds, rounds
 
 
-async def bench_poll(port: int, seconds: float) -> tuple[float, int, int, int]:
-    """(cpu_s, varbinds, polls, samples per poll) of full collector polls."""
+async def bench_poll(port: int, seconds: float) -> tuple[float, int, int, int, int]:
+    """(cpu_s, varbinds, polls, samples per poll, requests) of full collector polls."""
     collector = SnmpCollector(load_profiles())
     device = Device.model_validate(
         {"name": "bench", "host": "127.0.0.1", "snmp": {"community": COMMUNITY, "port": port}}
@@ -285,29 +290,39 @@ async def bench_poll(port: int, seconds: float) -> tuple[float, int, int, int]:
         if first.errors:
             raise RuntimeError(f"poll failed: {first.errors}")
         cpu0, varbinds, polls, samples = time.process_time(), 0, 0, 0
+        sent0 = collector.transport_stats.sent
         start = time.monotonic()
         while time.monotonic() - start < seconds:
             result = await collector.poll(device)
             varbinds += result.varbinds
             samples = len(result.samples)
             polls += 1
-        return time.process_time() - cpu0, varbinds, polls, samples
+        requests = collector.transport_stats.sent - sent0
+        return time.process_time() - cpu0, varbinds, polls, samples, requests
     finally:
         await collector.aclose()
 
 
-def pure_python_poll(port: int, seconds: float) -> tuple[float, int]:
-    """The full poll figure with the compiled modules' sources (CHMD_PURE_PYTHON=1), measured
-    by a child process in the same namespace: what a machine without a C compiler gets."""
+def child_poll(port: int, seconds: float, *, pure: bool) -> dict[str, tuple[float, int]]:
+    """Full polls measured in a fresh child process in the same namespace, like a daemon's
+    poller (not after this process's pysnmp and v3 runs): with the compiled modules, or with
+    their sources (CHMD_PURE_PYTHON=1, what a machine without a C compiler gets)."""
+    env = os.environ | {native.PURE_ENV: "1"} if pure else os.environ
     child = subprocess.run(
         [sys.executable, __file__, "--seconds", str(seconds), "--poll-only", str(port)],
-        env=os.environ | {native.PURE_ENV: "1"},
+        env=env,
         capture_output=True,
         text=True,
         check=True,
     )
-    cpu, vbs, _ = json.loads(child.stdout.splitlines()[-1])
-    return cpu, vbs
+    cpu, vbs, polls, samples, requests = json.loads(child.stdout.splitlines()[-1])
+    if pure:
+        return {POLL_PURE: (cpu, vbs)}
+    return {
+        POLL: (cpu, vbs),
+        POLL_SHAPE: (float(samples), vbs // max(1, polls)),
+        POLL_REQUESTS: (float(requests), polls),
+    }
 
 
 def exporter_config(columns: list[ber.OID], port_unused: int) -> str:
@@ -384,7 +399,10 @@ def us(cpu: float, varbinds: int) -> float:
     return cpu / max(1, varbinds) * 1e6
 
 
-def inner(seconds: float, note: str) -> None:
+Figures = dict[str, tuple[float, int]]  # figure → (CPU seconds, varbinds) of one round
+
+
+def inner(seconds: float, rounds: int, note: str) -> None:
     columns = interface_columns()
     with tempfile.TemporaryDirectory(prefix="chmd-bench-snmp-") as tmp, snmpd(Path(tmp)) as port:
         n_if = int(
@@ -407,60 +425,59 @@ def inner(seconds: float, note: str) -> None:
         )
         print(f"agent: net-snmp snmpd, {n_if} interfaces ({note})")
         print(f"chmd hot path: {native.guard().reason}")
-        print(f"{len(columns)} interface columns; ~{seconds:g} s of polling per figure")
-        results: dict[str, tuple[float, int]] = {}
+        print(
+            f"{len(columns)} interface columns; {rounds} rounds of ~{seconds / rounds:g} s per "
+            "figure, every figure measured once per round (the machine's load moves them all)"
+        )
+        per_round: list[Figures] = []
+        for number in range(1, rounds + 1):
+            figures = one_round(port, columns, seconds / rounds, Path(tmp))
+            per_round.append(figures)
+            shown = ", ".join(f"{SHORT[k]} {us(*figures[k]):.2f}" for k in SHORT if k in figures)
+            print(f"round {number}: us/varbind {shown}")
+        report(per_round)
 
-        cpu, vbs, runs, startup = bench_snmpbulkwalk(port, seconds)
-        results[NATIVE] = (cpu, vbs)
-        results[NATIVE_NET] = (max(0.0, cpu - runs * startup), vbs)
-        per_walk = 0
 
-        async def ours() -> None:
-            nonlocal per_walk
-            engine = UdpEngine()
-            fast = FastClient(target(port), engine)
-            try:
-                cpu, vbs, walks = await bench_walk(fast, columns, seconds)
-                results[WALK] = (cpu, vbs)
-                per_walk = vbs // max(1, walks)
-                walked = await fast.walk(columns)
-                instances = [vb[0] for col in columns[3:10] for vb in walked[col]]
-                cpu, vbs, _ = await bench_get(fast, instances, seconds)
-                results[GET] = (cpu, vbs)
-            finally:
-                engine.close()
-            engine_py = new_pysnmp_engine()
-            try:
-                ref = PysnmpClient(target(port), engine_py)
-                cpu, vbs, _ = await bench_walk(ref, columns, seconds)
-                results["pysnmp 7.1 GETBULK walk (reference)"] = (cpu, vbs)
-            finally:
-                close_pysnmp_engine(engine_py)
-            results.update(await bench_v3(port, columns, seconds))
-            cpu, vbs, polls, samples = await bench_poll(port, seconds)
-            results[POLL] = (cpu, vbs)
-            poll_cpu = cpu / max(1, polls)
-            print(
-                f"chmd full poll: {vbs // max(1, polls)} varbinds, {samples} samples, "
-                f"{poll_cpu * 1000:.2f} ms CPU per poll -> "
-                f"{60 / poll_cpu:,.0f} devices per core at 60 s"
-            )
+def one_round(port: int, columns: list[ber.OID], seconds: float, tmp: Path) -> Figures:
+    figures: Figures = {}
+    cpu, vbs, runs, startup = bench_snmpbulkwalk(port, seconds)
+    figures[NATIVE] = (cpu, vbs)
+    figures[NATIVE_NET] = (max(0.0, cpu - runs * startup), vbs)
 
-        asyncio.run(ours())
-        if native.guard().compiled:
-            results[POLL_PURE] = pure_python_poll(port, seconds)
-        exporter = bench_exporter(Path(tmp), port, columns, seconds)
-        if isinstance(exporter, str):
-            print(f"snmp_exporter: {exporter}")
-        else:
-            cpu, vbs, scrapes = exporter
-            results[EXPORTER] = (cpu, vbs)
-            per_scrape = cpu / max(1, scrapes)
-            print(
-                f"snmp_exporter: {per_scrape * 1000:.2f} ms CPU per scrape -> "
-                f"{60 / per_scrape:,.0f} devices per core at 60 s"
-            )
-        report(results, per_walk)
+    async def ours() -> None:
+        engine = UdpEngine()
+        fast = FastClient(target(port), engine)
+        try:
+            cpu, vbs, walks = await bench_walk(fast, columns, seconds)
+            figures[WALK] = (cpu, vbs)
+            figures[PER_WALK] = (0.0, vbs // max(1, walks))
+            walked = await fast.walk(columns)
+            instances = [vb[0] for col in columns[3:10] for vb in walked[col]]
+            cpu, vbs, _ = await bench_get(fast, instances, seconds)
+            figures[GET] = (cpu, vbs)
+        finally:
+            engine.close()
+        engine_py = new_pysnmp_engine()
+        try:
+            ref = PysnmpClient(target(port), engine_py)
+            cpu, vbs, _ = await bench_walk(ref, columns, seconds)
+            figures["pysnmp 7.1 GETBULK walk (reference)"] = (cpu, vbs)
+        finally:
+            close_pysnmp_engine(engine_py)
+        figures.update(await bench_v3(port, columns, seconds))
+
+    asyncio.run(ours())
+    figures.update(child_poll(port, seconds, pure=False))
+    if native.guard().compiled:
+        figures.update(child_poll(port, seconds, pure=True))
+    exporter = bench_exporter(tmp, port, columns, seconds)
+    if isinstance(exporter, str):
+        print(f"snmp_exporter: {exporter}")
+    else:
+        cpu, vbs, scrapes = exporter
+        figures[EXPORTER] = (cpu, vbs)
+        figures[EXPORTER_SCRAPES] = (cpu, scrapes)
+    return figures
 
 
 EXPORTER = "prometheus-snmp-exporter 0.21 (Go)"
@@ -472,19 +489,58 @@ POLL_PURE = "  same, pure Python (no mypyc build)"
 NATIVE_NET = "  same, net of process start-up"
 V3_WALK = "chmd v3 walk authPriv SHA/AES (UsmClient)"
 V3_PYSNMP = "pysnmp 7.1 v3 walk authPriv SHA/AES"
+# bookkeeping entries of a round (not CPU per varbind figures)
+PER_WALK, POLL_SHAPE, POLL_REQUESTS, EXPORTER_SCRAPES = "_walk", "_poll", "_requests", "_scrapes"
+SHORT = {NATIVE: "snmpbulkwalk", WALK: "walk", GET: "GET", POLL: "poll", POLL_PURE: "pure poll"}
 
 
-def report(results: dict[str, tuple[float, int]], per_walk: int) -> None:
-    baseline = us(*results[NATIVE])
-    head = ("client", "varbinds", "CPU s", "us/varbind", "varbinds/CPU-s", "x native")
-    print(f"\n{head[0]:<40} {head[1]:>9} {head[2]:>7} {head[3]:>11} {head[4]:>15} {head[5]:>9}")
-    for name, (cpu, vbs) in results.items():
-        per = us(cpu, vbs)
-        rate = vbs / max(cpu, 1e-9)
-        print(f"{name:<40} {vbs:>9} {cpu:>7.2f} {per:>11.2f} {rate:>15,.0f} {per / baseline:>9.2f}")
-    walk_us = us(*results[WALK])
-    print(f"\nwalk of the interface tables: {per_walk} varbinds per walk")
-    native_net = us(*results[NATIVE_NET])
+def median_us(per_round: list[Figures], name: str) -> float:
+    return statistics.median(us(*figures[name]) for figures in per_round)
+
+
+def median_ratio(per_round: list[Figures], name: str, baseline: str) -> float:
+    """The median over rounds of name / baseline measured in the same round."""
+    return statistics.median(us(*f[name]) / us(*f[baseline]) for f in per_round)
+
+
+def report(per_round: list[Figures]) -> None:
+    """Per figure: the median over rounds (and the best round), and its ratio to
+    snmpbulkwalk in the same round. The goals are judged on the medians."""
+    last = per_round[-1]
+    names = [n for n in last if not n.startswith("_")]
+    head = ("client", "varbinds", "CPU s", "us/varbind", "best", "varbinds/CPU-s", "x native")
+    print(
+        f"\n{head[0]:<40} {head[1]:>9} {head[2]:>7} {head[3]:>10} {head[4]:>6} {head[5]:>15}"
+        f" {head[6]:>9}"
+    )
+    for name in names:
+        cpu = sum(f[name][0] for f in per_round)
+        vbs = sum(f[name][1] for f in per_round)
+        per = median_us(per_round, name)
+        best = min(us(*f[name]) for f in per_round)
+        print(
+            f"{name:<40} {vbs:>9} {cpu:>7.2f} {per:>10.2f} {best:>6.2f} {1e6 / per:>15,.0f}"
+            f" {median_ratio(per_round, name, NATIVE):>9.2f}"
+        )
+    print("(us/varbind: median over the rounds; x native: median of the per-round ratios)")
+    samples, per_poll = last[POLL_SHAPE]
+    requests, polls = last[POLL_REQUESTS]
+    poll_ms = median_us(per_round, POLL) * per_poll / 1000
+    print(
+        f"\nchmd full poll: {per_poll} varbinds in {requests / max(1, polls):.0f} requests, "
+        f"{samples:.0f} samples, {poll_ms:.2f} ms CPU per poll -> "
+        f"{60_000 / poll_ms:,.0f} devices per core at 60 s"
+    )
+    if EXPORTER_SCRAPES in last:
+        scrape_ms = statistics.median(
+            1000 * c / max(1, n) for c, n in (f[EXPORTER_SCRAPES] for f in per_round)
+        )
+        print(
+            f"snmp_exporter: {scrape_ms:.2f} ms CPU per scrape -> "
+            f"{60_000 / scrape_ms:,.0f} devices per core at 60 s"
+        )
+    per_walk = last[PER_WALK][1]
+    print(f"walk of the interface tables: {per_walk} varbinds per walk")
     labels = (
         (WALK, "walk"),
         (GET, "packed GET"),
@@ -492,21 +548,29 @@ def report(results: dict[str, tuple[float, int]], per_walk: int) -> None:
         (POLL_PURE, "pure-Python poll"),
     )
     for name, label in labels:
-        if name not in results:
+        if name not in last:
             continue
-        ours = us(*results[name])
+        ours = median_us(per_round, name)
         verdict = "met" if ours <= 3 else "NOT met"
-        ratios = f"snmpbulkwalk {ours / baseline:.2f}x, net of start-up {ours / native_net:.2f}x"
-        if EXPORTER in results:
-            ratios += f", snmp_exporter {ours / us(*results[EXPORTER]):.2f}x"
-        print(f"goal <= 3 us CPU per varbind: chmd {label} {ours:.2f} us -> {verdict} ({ratios})")
-    if V3_WALK in results:
-        v3_us, py_us = us(*results[V3_WALK]), us(*results[V3_PYSNMP])
+        ratios = (
+            f"snmpbulkwalk {median_ratio(per_round, name, NATIVE):.2f}x, net of start-up "
+            f"{median_ratio(per_round, name, NATIVE_NET):.2f}x"
+        )
+        if EXPORTER in last:
+            ratios += f", snmp_exporter {median_ratio(per_round, name, EXPORTER):.2f}x"
+        rounds = " ".join(f"{us(*f[name]):.2f}" for f in per_round)
+        print(
+            f"goal <= 3 us CPU per varbind: chmd {label} {ours:.2f} us -> {verdict} "
+            f"(rounds: {rounds}; {ratios})"
+        )
+    if V3_WALK in last:
+        v3_us, py_us = median_us(per_round, V3_WALK), median_us(per_round, V3_PYSNMP)
         verdict = "met" if v3_us <= 3 else "NOT met"
         print(f"SNMPv3 authPriv walk: UsmClient {v3_us:.2f} us, pysnmp {py_us:.2f} us per varbind")
         print(f"  pysnmp / UsmClient: {py_us / v3_us:.1f}x; goal <= 3 us -> {verdict}")
-    if EXPORTER in results:
-        exp_us = us(*results[EXPORTER])
+    walk_us = median_us(per_round, WALK)
+    if EXPORTER in last:
+        exp_us = median_us(per_round, EXPORTER)
         print(f"snmp_exporter / chmd walk CPU per varbind: {exp_us / walk_us:.2f}")
     per_device_s = walk_us * per_walk / 1e6
     print(
@@ -540,20 +604,23 @@ def namespace() -> Iterator[str | None]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per figure")
+    parser.add_argument("--seconds", type=float, default=9.0, help="measuring time per figure")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds (the seconds are split)"
+    )
     parser.add_argument("--inner", metavar="NOTE", help=argparse.SUPPRESS)
     parser.add_argument("--poll-only", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.poll_only:
-        cpu, vbs, polls, _ = asyncio.run(bench_poll(args.poll_only, args.seconds))
-        print(json.dumps([cpu, vbs, polls]))
+        print(json.dumps(asyncio.run(bench_poll(args.poll_only, args.seconds))))
         return
     if args.inner:
-        inner(args.seconds, args.inner)
+        inner(args.seconds, args.rounds, args.inner)
         return
     with namespace() as ns:
         if ns is None:
-            inner(args.seconds, "no network namespace permitted: plain snmpd on the host loopback")
+            note = "no network namespace permitted: plain snmpd on the host loopback"
+            inner(args.seconds, args.rounds, note)
             return
         cmd = [
             "ip",
@@ -564,6 +631,8 @@ def main() -> None:
             __file__,
             "--seconds",
             str(args.seconds),
+            "--rounds",
+            str(args.rounds),
             "--inner",
             f"netns {ns} with {VETH_PAIRS} veth pairs",
         ]
