@@ -19,8 +19,10 @@ from chmd import native
 ROOT = Path(__file__).resolve().parents[2]
 ABI_SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]  # e.g. .cpython-311-x86_64-linux-gnu.so
 
-# the unit tests of the compiled modules, rerun on their sources
+# the tests of the compiled modules, rerun on their sources: their unit tests, and the codec
+# against every recording and net-snmp over snmpsim
 PURE_RERUN = [
+    "tests/integration/test_snmp_differential.py",
     "tests/unit/test_snmp_ber.py",
     "tests/unit/test_snmp_counters.py",
     "tests/unit/test_snmp_tables.py",
