@@ -5,9 +5,10 @@ mypyc turns the typed modules below into C extensions next to their sources (the
 counter maths and table building: about a fifth of a device poll's CPU). Python imports an
 extension before a `.py` of the same name, so a build left behind after its source changed
 would silently run old code. `guard()` (run when `chmd` is imported) prevents that: the build
-records each source's SHA-256, and unless every source still matches and every extension is
-there for this interpreter, all of them are imported from source. The modules of one build
-call each other directly in C, so it is all or none.
+records the SHA-256 of each compiled source and of every chmd module they import (mypyc
+compiles against those modules' types and inlines their Final constants), and unless every
+one still matches and every extension is there for this interpreter, all of them are imported
+from source. The modules of one build call each other directly in C, so it is all or none.
 
 Building, checking and removing it: `python -m chmd.nativebuild build|status|clean`
 (`make native`; `make run` and `make test` build it when it is out of date).
@@ -43,6 +44,7 @@ GROUP = "chmd._native"  # mypyc's shared library: chmd/_native__mypyc.<abi>.so
 PURE_ENV = "CHMD_PURE_PYTHON"
 PACKAGE_DIR = Path(__file__).resolve().parent
 MANIFEST = PACKAGE_DIR / "native.manifest"  # not package data: a wheel never ships a stale one
+MANIFEST_FORMAT = 2  # 2: the digests cover the chmd modules the compiled ones import
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,18 +86,26 @@ def build_state(
         return NativeState(False, f"pure Python ({PURE_ENV} is set)")
     manifest = package_dir / MANIFEST.name
     try:
-        built = json.loads(manifest.read_text())["sources"]
+        recorded = json.loads(manifest.read_text())
+        built = recorded["sources"]
     except FileNotFoundError:
         return NativeState(False, "pure Python (not built: make native)")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return NativeState(False, f"pure Python (unreadable {manifest.name}: {exc})")
-    for module in MODULES:
+    if recorded.get("format") != MANIFEST_FORMAT:
+        return NativeState(False, "pure Python (built by an older chmd: make native)")
+    if not set(MODULES) <= built.keys():
+        return NativeState(False, "pure Python (built for other modules: make native)")
+    for module, recorded in built.items():  # the compiled modules and every chmd module they import
         source = source_path(module, package_dir)
-        if built.get(module) != digest(source):
-            return NativeState(False, f"stale build ({source.name} changed since; make native)")
+        if not source.exists() or recorded != digest(source):
+            changed = source.relative_to(package_dir.parent)
+            return NativeState(False, f"stale build ({changed} changed since; make native)")
+    for module in MODULES:
         if not extension_paths(module, package_dir):
+            stem = module.rsplit(".", 1)[-1]
             return NativeState(
-                False, f"pure Python (no {source.stem} extension for this Python: make native)"
+                False, f"pure Python (no {stem} extension for this Python: make native)"
             )
     return NativeState(True, f"compiled with mypyc ({len(MODULES)} modules)")
 

@@ -5,6 +5,7 @@ headers; the daemon itself never imports this module."""
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import shutil
@@ -14,20 +15,62 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from chmd.native import GROUP, MANIFEST, MODULES, PACKAGE_DIR, build_state, digest, source_path
+from chmd.native import (
+    GROUP,
+    MANIFEST,
+    MANIFEST_FORMAT,
+    MODULES,
+    PACKAGE_DIR,
+    build_state,
+    digest,
+    source_path,
+)
+
+
+def imports(module: str, package_dir: Path = PACKAGE_DIR) -> set[str]:
+    """The chmd modules `module` imports (`from chmd.a import b` is chmd.a.b when that is a
+    module, else chmd.a)."""
+    tree = ast.parse(source_path(module, package_dir).read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [f"{node.module}.{alias.name}" for alias in node.names]
+            names = [n if _is_module(n, package_dir) else node.module for n in names]
+        else:
+            continue
+        found.update(n for n in names if n.split(".")[0] == "chmd" and _is_module(n, package_dir))
+    return found
+
+
+def _is_module(name: str, package_dir: Path) -> bool:
+    return name.startswith("chmd.") and source_path(name, package_dir).is_file()
+
+
+def dependencies(package_dir: Path = PACKAGE_DIR) -> list[str]:
+    """MODULES and every chmd module they import, directly or not (what the build depends on)."""
+    seen: set[str] = set()
+    todo = list(MODULES)
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo.extend(imports(module, package_dir) - seen)
+    return sorted(seen)
 
 
 def build(package_dir: Path = PACKAGE_DIR) -> None:
     """Compile MODULES in place with mypyc and record their sources' digests.
 
     Runs from the project root (mypy reads its settings from pyproject.toml there). The
-    digests are taken before compiling: a source edited mid-build reads as stale, never as
-    fresh."""
+    digests (of MODULES and every chmd module they import) are taken before compiling: a
+    source edited mid-build reads as stale, never as fresh."""
     from mypyc.build import mypycify  # build-time only: the daemon never needs mypy
     from setuptools import Distribution
 
     root = package_dir.parent
-    digests = {m: digest(source_path(m, package_dir)) for m in MODULES}
+    digests = {m: digest(source_path(m, package_dir)) for m in dependencies(package_dir)}
     clean(package_dir)
     cwd = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="chmd-native-") as tmp:
@@ -46,7 +89,8 @@ def build(package_dir: Path = PACKAGE_DIR) -> None:
         finally:
             os.chdir(cwd)
     manifest = package_dir / MANIFEST.name
-    manifest.write_text(json.dumps({"group": GROUP, "sources": digests}, indent=2) + "\n")
+    record = {"format": MANIFEST_FORMAT, "group": GROUP, "sources": digests}
+    manifest.write_text(json.dumps(record, indent=2) + "\n")
 
 
 def clean(package_dir: Path = PACKAGE_DIR) -> list[Path]:

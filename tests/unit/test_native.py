@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from chmd import native
+from chmd.nativebuild import dependencies
 
 ROOT = Path(__file__).resolve().parents[2]
 ABI_SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]  # e.g. .cpython-311-x86_64-linux-gnu.so
@@ -55,15 +56,15 @@ def fake_build(tmp_path: Path, *, changed: str | None = None) -> Path:
         package,
         ignore=shutil.ignore_patterns("__pycache__", "*.so", native.MANIFEST.name),
     )
-    digests = {}
     for name in native.MODULES:
         source = native.source_path(name, package)
         source.with_name(source.stem + ABI_SUFFIX).write_bytes(b"not an ELF file")
-        digests[name] = native.digest(source)
+    digests = {m: native.digest(native.source_path(m, package)) for m in dependencies(package)}
     if changed is not None:
         with native.source_path(changed, package).open("a") as f:
             f.write("\nEDITED_AFTER_BUILD = True\n")
-    (package / native.MANIFEST.name).write_text(json.dumps({"sources": digests}))
+    record = {"format": native.MANIFEST_FORMAT, "sources": digests}
+    (package / native.MANIFEST.name).write_text(json.dumps(record))
     return tmp_path
 
 
@@ -93,6 +94,26 @@ def test_a_source_edited_after_the_build_is_imported_instead_of_the_stale_build(
         assert edited == (module == "chmd.collect.snmp.tables")
         assert label == "stale"
         assert "tables.py changed" in reason
+
+
+def test_the_build_depends_on_every_chmd_module_the_compiled_ones_import() -> None:
+    """mypyc compiles against the types (and inlines the Final constants) of the modules the
+    compiled ones import, so the build records those too: tables.py's profiles and model."""
+    recorded = dependencies()
+    assert set(native.MODULES) <= set(recorded)
+    assert {"chmd.model", "chmd.collect.snmp.profiles", "chmd.configtypes"} <= set(recorded)
+    assert "chmd.collect.snmp.client" not in recorded  # not imported by a compiled module
+
+
+def test_a_change_to_a_module_the_build_depends_on_makes_it_stale(tmp_path: Path) -> None:
+    """An edit of chmd/model.py (not compiled, but compiled against) sends every compiled
+    module back to source, and the state names the file."""
+    path = fake_build(tmp_path, changed="chmd.model")
+    run = import_in_child(path, "chmd.collect.snmp.tables")
+    assert run.returncode == 0, run.stderr
+    file, _, label, reason = json.loads(run.stdout)
+    assert file.endswith("tables.py")
+    assert (label, reason) == ("stale", "stale build (chmd/model.py changed since; make native)")
 
 
 def test_a_build_matching_its_sources_is_the_one_imported(tmp_path: Path) -> None:
