@@ -40,7 +40,7 @@ def imports(module: str, package_dir: Path = PACKAGE_DIR) -> set[str]:
             names = [n if _is_module(n, package_dir) else node.module for n in names]
         else:
             continue
-        found.update(n for n in names if n.split(".")[0] == "chmd" and _is_module(n, package_dir))
+        found.update(n for n in names if _is_module(n, package_dir))
     return found
 
 
@@ -77,6 +77,8 @@ def build(package_dir: Path = PACKAGE_DIR) -> None:
         os.chdir(root)
         try:
             paths = [str(source_path(m, package_dir).relative_to(root)) for m in MODULES]
+            if not (root / "pyproject.toml").exists():  # an installed package: no cache beside it
+                paths.insert(0, f"--cache-dir={os.path.join(tmp, 'mypy')}")
             extensions = mypycify(
                 paths, opt_level="3", group_name=GROUP, target_dir=os.path.join(tmp, "c")
             )
@@ -149,9 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"native: building {', '.join(MODULES)} with mypyc (was: {state.reason})")
     try:
         build()
-    except Exception as exc:  # noqa: BLE001 - a failed optional build leaves pure Python
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - mypyc exits on a type error
         clean()
-        print(f"native: build failed, chmd runs as pure Python: {exc}", file=sys.stderr)
+        why = "mypy's errors above" if isinstance(exc, SystemExit) else f"{exc}"
+        print(f"native: build failed, chmd runs as pure Python: {why}", file=sys.stderr)
         return 0 if args.optional else 1
     print(f"native: {build_state(environ={}).reason}")
     return 0

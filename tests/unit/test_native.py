@@ -160,3 +160,32 @@ def test_the_pure_sources_pass_the_compiled_modules_tests() -> None:
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert " passed" in run.stdout
+
+
+def test_a_failed_build_leaves_pure_python_and_says_why(tmp_path: Path) -> None:
+    """A source mypyc rejects (a type error) ends the build with nothing left behind: no
+    extension, no manifest, and mypy's error on stdout; `--optional` (make run) exits 0."""
+    package = tmp_path / "chmd"
+    shutil.copytree(
+        ROOT / "chmd",
+        package,
+        ignore=shutil.ignore_patterns("__pycache__", "*.so", native.MANIFEST.name),
+    )
+    with native.source_path("chmd.collect.fieldtypes", package).open("a") as f:
+        f.write('\nBROKEN: int = "not an int"\n')
+    code = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import chmd.nativebuild as b; "
+        "sys.exit(b.main(sys.argv[1:]))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, "build", "--optional"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "fieldtypes.py:" in run.stdout  # mypy's error, with file:line
+    assert "build failed, chmd runs as pure Python: mypy's errors above" in run.stderr
+    assert not list(package.rglob("*.so"))
+    assert not (package / native.MANIFEST.name).exists()
