@@ -46,16 +46,22 @@ def test_the_modules_imported_are_the_ones_the_guard_chose() -> None:
         assert state.compiled, state.reason
 
 
-def fake_build(tmp_path: Path, *, changed: str | None = None) -> Path:
-    """A copy of the chmd package whose 'extensions' are garbage files and whose manifest
-    matches its sources (except `changed`'s, as if that source was edited after the build).
-    Importing a garbage extension fails, so a test sees which file Python picked."""
+def copy_package(tmp_path: Path) -> Path:
+    """The chmd package's sources under tmp_path (no build, no caches)."""
     package = tmp_path / "chmd"
     shutil.copytree(
         ROOT / "chmd",
         package,
         ignore=shutil.ignore_patterns("__pycache__", "*.so", native.MANIFEST.name),
     )
+    return package
+
+
+def fake_build(tmp_path: Path, *, changed: str | None = None) -> Path:
+    """A copy of the chmd package whose 'extensions' are garbage files and whose manifest
+    matches its sources (except `changed`'s, as if that source was edited after the build).
+    Importing a garbage extension fails, so a test sees which file Python picked."""
+    package = copy_package(tmp_path)
     for name in native.MODULES:
         source = native.source_path(name, package)
         source.with_name(source.stem + ABI_SUFFIX).write_bytes(b"not an ELF file")
@@ -165,12 +171,7 @@ def test_the_pure_sources_pass_the_compiled_modules_tests() -> None:
 def test_a_failed_build_leaves_pure_python_and_says_why(tmp_path: Path) -> None:
     """A source mypyc rejects (a type error) ends the build with nothing left behind: no
     extension, no manifest, and mypy's error on stdout; `--optional` (make run) exits 0."""
-    package = tmp_path / "chmd"
-    shutil.copytree(
-        ROOT / "chmd",
-        package,
-        ignore=shutil.ignore_patterns("__pycache__", "*.so", native.MANIFEST.name),
-    )
+    package = copy_package(tmp_path)
     with native.source_path("chmd.collect.fieldtypes", package).open("a") as f:
         f.write('\nBROKEN: int = "not an int"\n')
     code = (
