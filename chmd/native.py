@@ -1,5 +1,5 @@
-"""The compiled hot path: a few pure modules built with mypyc, with the Python sources as the
-fallback that is always there.
+"""The compiled hot path: a few pure modules built with mypyc, and one hand-written C
+accelerator, with the Python sources as the fallback that is always there.
 
 mypyc turns the typed modules below into C extensions next to their sources: the SNMP codec,
 counter maths and table building, which takes about 15 % off a device poll's CPU. Python imports an
@@ -9,6 +9,10 @@ records the SHA-256 of each compiled source and of every chmd module they import
 compiles against those modules' types and inlines their Final constants), and unless every
 one still matches and every extension is there for this interpreter, all of them are imported
 from source. The modules of one build call each other directly in C, so it is all or none.
+
+C_EXTENSIONS are written in C by hand, the way CPython pairs `_json` with `json`: the Python
+module tries to import its accelerator and works without it. The same manifest records their
+C sources, and the guard refuses to import them unless the whole build is current.
 
 Building, checking and removing it: `python -m chmd.nativebuild build|status|clean`
 (`make native`; `make run` and `make test` build it when it is out of date).
@@ -41,11 +45,15 @@ MODULES = (
     "chmd.collect.snmp.tables",
     "chmd.collect.fieldtypes",
 )
+# Hand-written accelerators: module → its C sources and headers (relative to the package).
+C_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "chmd.store._lineproto": ("store/_lineproto.c", "store/_ryu_tables.h"),  # lineproto.py
+}
 GROUP = "chmd._native"  # mypyc's shared library: chmd/_native__mypyc.<abi>.so
 PURE_ENV = "CHMD_PURE_PYTHON"
 PACKAGE_DIR = Path(__file__).resolve().parent
 MANIFEST = PACKAGE_DIR / "native.manifest"  # not package data: a wheel never ships a stale one
-MANIFEST_FORMAT = 2  # 2: the digests cover the chmd modules the compiled ones import
+MANIFEST_FORMAT = 3  # 2: the chmd modules the compiled ones import; 3: C_EXTENSIONS' sources
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +77,11 @@ def extension_paths(module: str, package_dir: Path = PACKAGE_DIR) -> list[Path]:
     stem = source_path(module, package_dir).with_suffix("")
     suffixes = importlib.machinery.EXTENSION_SUFFIXES
     return [p for s in suffixes if (p := stem.with_name(stem.name + s)).exists()]
+
+
+def c_sources(package_dir: Path = PACKAGE_DIR) -> dict[str, Path]:
+    """Every C_EXTENSIONS file, by its path relative to the package."""
+    return {name: package_dir / name for files in C_EXTENSIONS.values() for name in files}
 
 
 def digest(path: Path) -> str:
@@ -99,20 +112,31 @@ def build_state(
         if not source.exists() or expected != digest(source):
             changed = source.relative_to(package_dir.parent)
             return NativeState("stale", f"stale build ({changed} changed since; make native)")
-    for module in MODULES:
+    c_built = recorded.get("c_sources", {})
+    for name, source in c_sources(package_dir).items():
+        if name not in c_built:
+            return NativeState("pure", "pure Python (built for other modules: make native)")
+        if not source.exists() or c_built[name] != digest(source):
+            changed = source.relative_to(package_dir.parent)
+            return NativeState("stale", f"stale build ({changed} changed since; make native)")
+    for module in (*MODULES, *C_EXTENSIONS):
         if not extension_paths(module, package_dir):
             stem = module.rsplit(".", 1)[-1]
             return NativeState(
                 "pure", f"pure Python (no {stem} extension for this Python: make native)"
             )
-    return NativeState("compiled", f"compiled with mypyc ({len(MODULES)} modules)")
+    return NativeState(
+        "compiled", f"compiled ({len(MODULES)} modules with mypyc, {len(C_EXTENSIONS)} in C)"
+    )
 
 
 class _SourceFinder(MetaPathFinder):
-    """Imports the listed modules from their `.py`, ahead of any extension beside them."""
+    """Imports MODULES from their `.py`, ahead of any extension beside them, and refuses
+    C_EXTENSIONS (their Python modules then run without them)."""
 
-    def __init__(self, package_dir: Path) -> None:
+    def __init__(self, package_dir: Path, reason: str = "") -> None:
         self.package_dir = package_dir
+        self.reason = reason
 
     def find_spec(
         self,
@@ -120,6 +144,8 @@ class _SourceFinder(MetaPathFinder):
         path: Sequence[str] | None = None,
         target: ModuleType | None = None,
     ) -> ModuleSpec | None:
+        if fullname in C_EXTENSIONS:
+            raise ModuleNotFoundError(f"{fullname} is not used: {self.reason}", name=fullname)
         if fullname not in MODULES:
             return None
         return importlib.util.spec_from_file_location(
@@ -137,5 +163,5 @@ def guard() -> NativeState:
     if _STATE is None:
         _STATE = build_state()
         if not _STATE.compiled:
-            sys.meta_path.insert(0, _SourceFinder(PACKAGE_DIR))
+            sys.meta_path.insert(0, _SourceFinder(PACKAGE_DIR, _STATE.reason))
     return _STATE

@@ -16,12 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from chmd.native import (
+    C_EXTENSIONS,
     GROUP,
     MANIFEST,
     MANIFEST_FORMAT,
     MODULES,
     PACKAGE_DIR,
     build_state,
+    c_sources,
     digest,
     source_path,
 )
@@ -61,16 +63,17 @@ def dependencies(package_dir: Path = PACKAGE_DIR) -> list[str]:
 
 
 def build(package_dir: Path = PACKAGE_DIR) -> None:
-    """Compile MODULES in place with mypyc and record their sources' digests.
+    """Compile MODULES in place with mypyc, and C_EXTENSIONS, and record their sources' digests.
 
     Runs from the project root (mypy reads its settings from pyproject.toml there). The
     digests (of MODULES and every chmd module they import) are taken before compiling: a
     source edited mid-build reads as stale, never as fresh."""
     from mypyc.build import mypycify  # build-time only: the daemon never needs mypy
-    from setuptools import Distribution
+    from setuptools import Distribution, Extension
 
     root = package_dir.parent
     digests = {m: digest(source_path(m, package_dir)) for m in dependencies(package_dir)}
+    c_digests = {name: digest(path) for name, path in c_sources(package_dir).items()}
     clean(package_dir)
     cwd = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="chmd-native-") as tmp:
@@ -82,6 +85,16 @@ def build(package_dir: Path = PACKAGE_DIR) -> None:
             extensions = mypycify(
                 paths, opt_level="3", group_name=GROUP, target_dir=os.path.join(tmp, "c")
             )
+            for module, (source, *headers) in C_EXTENSIONS.items():
+                package = package_dir.relative_to(root)
+                extensions.append(
+                    Extension(
+                        module,
+                        [str(package / source)],
+                        depends=[str(package / h) for h in headers],
+                        extra_compile_args=["-O2"],
+                    )
+                )
             dist = Distribution({"name": "chmd-native", "ext_modules": extensions})
             command = dist.get_command_obj("build_ext")
             command.inplace = True
@@ -91,13 +104,18 @@ def build(package_dir: Path = PACKAGE_DIR) -> None:
         finally:
             os.chdir(cwd)
     manifest = package_dir / MANIFEST.name
-    record = {"format": MANIFEST_FORMAT, "group": GROUP, "sources": digests}
+    record = {
+        "format": MANIFEST_FORMAT,
+        "group": GROUP,
+        "sources": digests,
+        "c_sources": c_digests,
+    }
     manifest.write_text(json.dumps(record, indent=2) + "\n")
 
 
 def clean(package_dir: Path = PACKAGE_DIR) -> list[Path]:
     """Remove the build (extensions, shared library, manifest): the sources are imported."""
-    stems = [source_path(m, package_dir).with_suffix("") for m in MODULES]
+    stems = [source_path(m, package_dir).with_suffix("") for m in (*MODULES, *C_EXTENSIONS)]
     stems.append(package_dir / (GROUP.rsplit(".", 1)[-1] + "__mypyc"))  # the shared library
     removed = [p for stem in stems for p in stem.parent.glob(stem.name + ".*.so")]
     manifest = package_dir / MANIFEST.name
@@ -148,7 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if why_not is not None:
         print(f"native: not built, chmd runs as pure Python: {why_not}", file=sys.stderr)
         return 0 if args.optional else 1
-    print(f"native: building {', '.join(MODULES)} with mypyc (was: {state.reason})")
+    print(
+        f"native: building {', '.join(MODULES)} with mypyc and {', '.join(C_EXTENSIONS)} "
+        f"(was: {state.reason})"
+    )
     try:
         build()
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - mypyc exits on a type error

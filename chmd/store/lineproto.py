@@ -19,18 +19,28 @@ Counter64 above 2^63-1), `empty_key`. A sample left without any field is skipped
 
 Integers are written `123i`, floats by `repr` (shortest round-trip), booleans `true`/`false`,
 timestamps in nanoseconds.
+
+`native_line` is the C fast path (`_lineproto.c`, built with chmd.native; None when not built):
+it writes a whole line of plain ints and finite floats with known keys, the same bytes as the
+Python below, about 6x faster on a 29-field interface row. It returns None for anything else,
+and the Python path writes (and counts) those samples.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
 from chmd.model import Sample
+
+try:  # not built, or stale (the guard in chmd.native refuses it): Python writes every line
+    from chmd.store._lineproto import line as native_line
+except ModuleNotFoundError:  # a broken extension fails loudly, as the mypyc modules do
+    native_line = None
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -143,7 +153,7 @@ class SkipCounts:
 
 _SERIES_CACHE_LIMIT = 262144
 _series_cache: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
-_field_prefix: dict[str, str] = {}
+field_prefixes: dict[str, str] = {}  # field key → `escaped_key=` ("" when unstorable)
 
 
 def series_key(sample: Sample) -> str:
@@ -174,9 +184,9 @@ def _series_key(sample: Sample) -> str:
 def _prefix(key: str) -> str:
     escaped = escape_field_key(key)
     prefix = f"{escaped}=" if escaped else ""
-    if len(_field_prefix) >= _CACHE_LIMIT:
-        _field_prefix.clear()
-    _field_prefix[key] = prefix
+    if len(field_prefixes) >= _CACHE_LIMIT:
+        field_prefixes.clear()
+    field_prefixes[key] = prefix
     return prefix
 
 
@@ -242,16 +252,26 @@ the layout (an opaque key, one per field keys and value types, compared by ident
 values in field order."""
 
 
-def field_set_layout(sample: Sample, skipped: SkipCounts) -> tuple[str, Clean | None]:
-    """`field_set`, and the `Clean` layout and values when every field is a plain int or a
-    finite float (the rollups then need no checks of their own), else None."""
-    fields = sample.fields
+def _layout_of(fields: Mapping[str, object]) -> tuple[_Layout, tuple[Any, ...]]:
     values = tuple(fields.values())
     types = tuple(map(type, values))
     keys = tuple(fields)
     layout = _layouts.get(keys)
     if layout is None or layout.types != types:
         layout = _layout(keys, types)
+    return layout, values
+
+
+def clean_layout(sample: Sample) -> Clean:
+    """The `Clean` layout and values of a sample `native_line` wrote (so every field is a plain
+    int in int64 or a finite float)."""
+    return _layout_of(sample.fields)
+
+
+def field_set_layout(sample: Sample, skipped: SkipCounts) -> tuple[str, Clean | None]:
+    """`field_set`, and the `Clean` layout and values when every field is a plain int or a
+    finite float (the rollups then need no checks of their own), else None."""
+    layout, values = _layout_of(sample.fields)
     template = layout.template
     if template is not None:
         ints = layout.ints(values) if layout.ints else None
@@ -267,7 +287,7 @@ def field_set_per_field(sample: Sample, skipped: SkipCounts) -> str:
     """`field_set` one field at a time: any types, unstorable values counted and left out."""
     out: list[str] = []
     append = out.append
-    prefixes = _field_prefix
+    prefixes = field_prefixes
     for key, value in sample.fields.items():
         prefix = prefixes.get(key)
         if prefix is None:
@@ -342,11 +362,33 @@ def _other(value: object, skipped: SkipCounts) -> str:
 def encode(sample: Sample, skipped: SkipCounts) -> str | None:
     """One line (no trailing newline), or None when the sample cannot be stored."""
     key = series_key(sample)
-    fields = field_set(sample, skipped) if key else ""
+    if key and native_line is not None:
+        line = native_line(key, sample.fields, field_prefixes, sample.time_ns)
+        if line is not None:
+            return line
+    return encode_python(sample, key, skipped)
+
+
+def encode_python(sample: Sample, key: str, skipped: SkipCounts) -> str | None:
+    """`encode` for the sample `native_line` did not write (a key it has not seen, a string, an
+    unstorable value), or for every sample when it is not built. Learns the sample's field keys
+    for `native_line`."""
+    if not key:
+        skipped.samples += 1
+        return None
+    fields = field_set(sample, skipped)
     if not fields:
         skipped.samples += 1
         return None
+    learn_keys(sample)
     return f"{key} {fields} {sample.time_ns}"
+
+
+def learn_keys(sample: Sample) -> None:
+    """Escape the sample's field keys into the prefix cache `native_line` reads."""
+    for key in sample.fields:
+        if key not in field_prefixes:
+            _prefix(key)
 
 
 def encode_many(samples: Iterable[Sample], skipped: SkipCounts) -> list[str]:

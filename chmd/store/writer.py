@@ -224,14 +224,22 @@ class Writer:
         observe = self.rollups.observe if self.rollups.tiers else None
         size = self.settings.batch_size
         series_key, field_set = lineproto.series_key, lineproto.field_set_layout
+        native_line, prefixes = lineproto.native_line, lineproto.field_prefixes
+        clean_layout = lineproto.clean_layout
         for sample in samples:
             key = series_key(sample)
-            fields, clean = field_set(sample, skipped) if key else ("", None)
-            if not fields:
-                skipped.samples += 1
-                continue
             t = sample.time_ns
-            lines.append(f"{key} {fields} {t}")
+            line = native_line(key, sample.fields, prefixes, t) if native_line and key else None
+            if line is not None:
+                lines.append(line)
+                clean = clean_layout(sample) if observe is not None else None
+            else:
+                fields, clean = field_set(sample, skipped) if key else ("", None)
+                if not fields:
+                    skipped.samples += 1
+                    continue
+                lines.append(f"{key} {fields} {t}")
+                lineproto.learn_keys(sample)
             if t < lo:
                 lo = t
             if t > hi:

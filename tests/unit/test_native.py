@@ -16,6 +16,7 @@ import pytest
 
 from chmd import native
 from chmd.nativebuild import dependencies
+from chmd.store import lineproto
 
 ROOT = Path(__file__).resolve().parents[2]
 ABI_SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]  # e.g. .cpython-311-x86_64-linux-gnu.so
@@ -32,6 +33,7 @@ PURE_RERUN = [
     "tests/unit/test_snmp_collector.py",
     "tests/unit/test_snmp_walk_consume.py",
     "tests/unit/test_ssh_rates.py",
+    "tests/unit/test_store_lineproto.py",
 ]
 
 
@@ -42,6 +44,7 @@ def test_the_modules_imported_are_the_ones_the_guard_chose() -> None:
     for name in native.MODULES:
         module = importlib.import_module(name)
         assert str(module.__file__).endswith(".so") == state.compiled, (name, state)
+    assert (lineproto.native_line is not None) == state.compiled
     if os.environ.get("CHMD_EXPECT_NATIVE"):
         assert state.compiled, state.reason
 
@@ -59,17 +62,23 @@ def copy_package(tmp_path: Path) -> Path:
 
 def fake_build(tmp_path: Path, *, changed: str | None = None) -> Path:
     """A copy of the chmd package whose 'extensions' are garbage files and whose manifest
-    matches its sources (except `changed`'s, as if that source was edited after the build).
-    Importing a garbage extension fails, so a test sees which file Python picked."""
+    matches its sources (except `changed`'s, a module or a C file, as if that source was
+    edited after the build). Importing a garbage extension fails, so a test sees which file
+    Python picked."""
     package = copy_package(tmp_path)
-    for name in native.MODULES:
+    for name in (*native.MODULES, *native.C_EXTENSIONS):
         source = native.source_path(name, package)
         source.with_name(source.stem + ABI_SUFFIX).write_bytes(b"not an ELF file")
     digests = {m: native.digest(native.source_path(m, package)) for m in dependencies(package)}
-    if changed is not None:
+    c_files = native.c_sources(package)
+    c_digests = {name: native.digest(path) for name, path in c_files.items()}
+    if changed in c_files:
+        with c_files[changed].open("a") as f:
+            f.write("\n/* edited after the build */\n")
+    elif changed is not None:
         with native.source_path(changed, package).open("a") as f:
             f.write("\nEDITED_AFTER_BUILD = True\n")
-    record = {"format": native.MANIFEST_FORMAT, "sources": digests}
+    record = {"format": native.MANIFEST_FORMAT, "sources": digests, "c_sources": c_digests}
     (package / native.MANIFEST.name).write_text(json.dumps(record))
     return tmp_path
 
@@ -102,6 +111,28 @@ def test_a_source_edited_after_the_build_is_imported_instead_of_the_stale_build(
         assert "tables.py changed" in reason
 
 
+def test_an_edited_c_source_means_python_line_protocol_and_sources(tmp_path: Path) -> None:
+    """After _lineproto.c changes, its stale extension is refused (lineproto.py writes every
+    line in Python) and, the build being one, the mypyc modules come from source too."""
+    path = fake_build(tmp_path, changed="store/_lineproto.c")
+    run = import_in_child(path, "chmd.store.lineproto")
+    assert run.returncode == 0, run.stderr
+    file, _, label, reason = json.loads(run.stdout)
+    assert file.endswith("lineproto.py")
+    assert (label, reason) == (
+        "stale",
+        "stale build (chmd/store/_lineproto.c changed since; make native)",
+    )
+    code = (
+        f"import sys; sys.path.insert(0, {str(path)!r}); "
+        "from chmd.store import lineproto; from chmd.collect.snmp import ber; "
+        "print(lineproto.native_line, ber.__file__)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["None", str(native.source_path("chmd.collect.snmp.ber", path / "chmd"))]
+
+
 def test_the_build_depends_on_every_chmd_module_the_compiled_ones_import() -> None:
     """mypyc compiles against the types (and inlines the Final constants) of the modules the
     compiled ones import, so the build records those too: tables.py's profiles and model."""
@@ -126,9 +157,10 @@ def test_a_build_matching_its_sources_is_the_one_imported(tmp_path: Path) -> Non
     """With every digest matching, Python loads the extension (here a garbage file, so the
     import fails: proof it was picked), and CHMD_PURE_PYTHON=1 loads the source instead."""
     path = fake_build(tmp_path)
-    run = import_in_child(path, "chmd.collect.snmp.ber")
-    assert run.returncode != 0
-    assert ABI_SUFFIX in run.stderr  # one of the garbage extensions was loaded
+    for module in ("chmd.collect.snmp.ber", "chmd.store.lineproto"):  # mypyc's, and the C one
+        run = import_in_child(path, module)
+        assert run.returncode != 0
+        assert ABI_SUFFIX in run.stderr  # one of the garbage extensions was loaded
     run = import_in_child(path, "chmd.collect.snmp.ber", CHMD_PURE_PYTHON="1")
     assert run.returncode == 0, run.stderr
     file, _, label, reason = json.loads(run.stdout)

@@ -1,0 +1,174 @@
+"""The C line-protocol writer (chmd/store/_lineproto.c) against the Python one it stands in for:
+the same bytes for every sample it writes, None (Python's turn) for every sample it must not.
+Floats are printed by its own Ryū, so its digits are checked against repr across the doubles."""
+
+from __future__ import annotations
+
+import math
+import random
+import struct
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chmd.model import Sample
+from chmd.store import lineproto
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import gen_ryu_tables  # noqa: E402
+
+_lineproto = pytest.importorskip(
+    "chmd.store._lineproto", reason="not built (make native); test_native says whether it must be"
+)
+native_line = _lineproto.line
+format_float = _lineproto.format_float
+
+# repr's edges: the shortest digits, positional or exponent form, subnormals, ties.
+EDGE_FLOATS = [
+    0.0, -0.0, 1.0, -1.0, 0.1, 0.2, 0.3, 0.1 + 0.2, 1 / 3, 2 / 3, 100.0, 1e15, 1e16, 1e17,
+    9999999999999998.0, 1234567890123456.0, 0.0001, 0.00001, 1.5e-7, 1e22, 1e23, 1e100,
+    5e-324, -5e-324, 2.2250738585072014e-308, 2.225073858507201e-308, 1.7976931348623157e308,
+    2.0**53, 2.0**53 + 2, 2.0**63, 2.0**64, 9007199254740993.0, 123456789012345680.0, 0.5,
+    1e-5, 9.999999999999999e-5, 1e-4, 4.35, 0.3000000000000001, 5e-310, 1.0000000000000002,
+]
+
+
+def random_double(rng: random.Random) -> float:
+    return float(struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0])
+
+
+def test_the_committed_ryu_tables_are_the_generators_output() -> None:
+    header = ROOT / "chmd" / "store" / "_ryu_tables.h"
+    assert header.read_text() == gen_ryu_tables.render()
+
+
+def test_floats_print_as_repr_at_the_edges_and_every_power_of_two_and_ten() -> None:
+    values = [*EDGE_FLOATS, *(2.0**e for e in range(-1074, 1024))]
+    for k in range(-323, 309):
+        for digits in (1, 2, 5, 7, 9, 123, 999, 12345678901234567):
+            with_exponent = float(f"{digits}e{k}")
+            if math.isfinite(with_exponent):
+                values.append(with_exponent)
+    for x in values:
+        assert format_float(x) == repr(x), x.hex()
+        assert format_float(-x) == repr(-x), (-x).hex()
+
+
+def test_floats_print_as_repr_over_random_bit_patterns_and_decimals() -> None:
+    """300,000 doubles from every exponent, and values shaped like rates and percentages."""
+    rng = random.Random(20261126)
+    for _ in range(200_000):
+        x = random_double(rng)
+        if math.isfinite(x):
+            assert format_float(x) == repr(x), x.hex()
+    for _ in range(50_000):
+        rate = rng.randrange(10**12) / (rng.random() * 300 + 1e-3)
+        percent = round(rng.random() * 100, rng.randrange(0, 10))
+        assert format_float(rate) == repr(rate), rate.hex()
+        assert format_float(percent) == repr(percent), percent.hex()
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_floats_print_as_repr(x: float) -> None:
+    assert format_float(x) == repr(x)
+
+
+def test_format_float_refuses_what_line_protocol_cannot_hold() -> None:
+    for x in (math.nan, math.inf, -math.inf):
+        with pytest.raises(ValueError, match="not a finite float"):
+            format_float(x)
+
+
+# Values a device or chmd can put in a field: plain and odd ints, floats, and the rest.
+field_values = st.one_of(
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.integers(min_value=2**63, max_value=2**70),  # a Counter64 above int64
+    st.integers(min_value=-(2**70), max_value=-(2**63) - 1),
+    st.floats(),  # NaN and ±inf too
+    st.booleans(),
+    st.text(max_size=8),
+)
+field_keys = st.one_of(
+    st.sampled_from(["ifHCInOctets", "in_rate", "cpu 5s", "a,b", "k=v", 'q"x', "é", "\\", ""]),
+    st.text(min_size=0, max_size=6),
+)
+
+
+def python_line(sample: Sample) -> tuple[str | None, dict[str, int], int]:
+    """The Python path's line and skip counts for `sample` (the C path switched off)."""
+    skipped = lineproto.SkipCounts()
+    line = lineproto.encode_python(sample, lineproto.series_key(sample), skipped)
+    return line, skipped.fields, skipped.samples
+
+
+def storable(value: object) -> bool:
+    """What the C path writes itself: plain ints in int64 and finite floats."""
+    if type(value) is int:
+        return -(2**63) <= value <= 2**63 - 1
+    return type(value) is float and math.isfinite(value)
+
+
+@settings(max_examples=400)
+@given(
+    st.dictionaries(field_keys, field_values, max_size=12),
+    st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=4),
+    st.integers(min_value=0, max_value=2**63 - 1),
+)
+def test_a_line_is_the_python_paths_or_none(
+    fields: dict[str, object], tags: dict[str, str], time_ns: int
+) -> None:
+    """Whatever the fields, the C path writes exactly the Python path's bytes, or leaves the
+    sample to it (None): for a key it has not learned yet, an unstorable key or value, a
+    string or a bool. Once the keys are learned, every sample of plain values is its."""
+    sample = Sample("m", {"device": "d", **tags}, fields, time_ns)  # type: ignore[arg-type]
+    key = lineproto.series_key(sample)
+    expected, _, _ = python_line(sample)  # also learns the keys
+    got = native_line(key, sample.fields, lineproto.field_prefixes, time_ns)
+    if got is not None:
+        assert got == expected
+    plain = bool(fields) and all(
+        storable(v) and lineproto.escape_field_key(k) for k, v in fields.items()
+    )
+    assert (got is not None) == plain
+
+
+@settings(max_examples=200)
+@given(st.dictionaries(field_keys, field_values, max_size=10))
+def test_encode_writes_and_counts_the_same_with_and_without_the_c_path(
+    fields: dict[str, object],
+) -> None:
+    sample = Sample("if", {"device": "sw1", "ifName": "Gi1/0/1"}, fields, 1)  # type: ignore[arg-type]
+    skipped = lineproto.SkipCounts()
+    for _ in range(2):  # the first call learns the keys
+        line = lineproto.encode(sample, skipped)
+    expected, skipped_fields, skipped_samples = python_line(sample)
+    assert line == expected
+    assert {k: v // 2 for k, v in skipped.fields.items()} == skipped_fields
+    assert skipped.samples // 2 == skipped_samples
+
+
+def test_non_ascii_names_and_a_long_row() -> None:
+    """UTF-8 in the series and keys comes back as the same str; a row longer than the C
+    buffer's stack part (2 KiB) grows it."""
+    fields: dict[str, object] = {f"température_{i}": i * 1.1 for i in range(300)}
+    fields["Ünits"] = 7
+    sample = Sample("env", {"device": "Zürich-1", "sensor": "µ"}, fields, 5)  # type: ignore[arg-type]
+    lineproto.learn_keys(sample)
+    line = native_line(lineproto.series_key(sample), fields, lineproto.field_prefixes, 5)
+    assert line is not None
+    assert len(line.encode()) > 2048
+    assert line == python_line(sample)[0]
+
+
+def test_a_time_outside_int64_or_another_mapping_is_left_to_python() -> None:
+    prefixes = {"a": "a="}
+    assert native_line("m", {"a": 1}, prefixes, 2**63) is None
+    assert native_line("m", {"a": 1}, prefixes, -1) == "m a=1i -1"
+    assert native_line("m", {}, prefixes, 1) is None
+    with pytest.raises(TypeError, match="line"):
+        native_line("m", {"a": 1}, prefixes)
