@@ -1,8 +1,9 @@
 /* chmd.store._lineproto: the C fast path of chmd/store/lineproto.py (as _json is to json).
 
-   One call writes one whole line, `series fields time`, for a sample whose fields are all
-   plain ints within int64 and finite floats with known keys; for anything else it returns
-   None and lineproto.py's Python path writes (and counts) the sample. Its bytes are exactly
+   `series` writes a sample's series key when no name needs escaping; `line` writes one whole
+   line, `series fields time`, for a sample whose fields are all plain ints within int64 and
+   finite floats with known keys. For anything else they return None, and lineproto.py's
+   Python path writes (and counts) the sample. Its bytes are exactly
    the Python path's: ints as `123i`, floats as repr() prints them. The differential tests in
    tests/unit/test_lineproto_native.py hold it to that.
 
@@ -371,6 +372,146 @@ static PyObject *out_result(Out *out) {
     return result;
 }
 
+/* ---- series(measurement, tags) -------------------------------------------------------- */
+#define MAX_TAGS 64
+
+/* Per byte of a name: 0 as is, ESCAPE written after a backslash, PYTHON left to lineproto.py
+   (a backslash, newline, carriage return, or a measurement's tab: its stored_text rewrites). */
+enum { AS_IS = 0, ESCAPE = 1, PYTHON = 2 };
+static unsigned char measurement_bytes[256], tag_bytes[256];
+
+static void mark(unsigned char *table, const char *bytes, unsigned char how) {
+    for (; *bytes; bytes++) {
+        table[(unsigned char)*bytes] = how;
+    }
+}
+
+/* The bytes `text` needs escaped, or -1 when lineproto.py must write it. */
+static Py_ssize_t escapes(const char *text, Py_ssize_t n, const unsigned char *table) {
+    Py_ssize_t count = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char how = table[(unsigned char)text[i]];
+        if (how == PYTHON) {
+            return -1;
+        }
+        count += how;
+    }
+    return count;
+}
+
+static char *write_escaped(char *p, const char *text, Py_ssize_t n, Py_ssize_t escaped,
+                           const unsigned char *table) {
+    if (escaped == 0) {
+        memcpy(p, text, (size_t)n);
+        return p + n;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (table[(unsigned char)text[i]] == ESCAPE) {
+            *p++ = '\\';
+        }
+        *p++ = text[i];
+    }
+    return p;
+}
+
+typedef struct {
+    const char *key, *value;
+    Py_ssize_t key_len, value_len, key_escapes, value_escapes;
+} Tag;
+
+/* UTF-8 sorts as code points do, so memcmp orders keys as Python's sorted() does. */
+static int compare_keys(const Tag *a, const Tag *b) {
+    Py_ssize_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
+    int c = memcmp(a->key, b->key, (size_t)n);
+    return c != 0 ? c : (a->key_len > b->key_len) - (a->key_len < b->key_len);
+}
+
+PyDoc_STRVAR(series_doc,
+             "series(measurement: str, tags: dict) -> str | None\n\n"
+             "`measurement,key=value,...` escaped, tags sorted by key and empty ones left out;\n"
+             "None when a name holds a backslash, newline or carriage return (or a measurement\n"
+             "a tab), or the measurement is empty or starts with #: lineproto.py writes those.");
+
+static PyObject *series(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 2 || !PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "series(measurement: str, tags: dict)");
+        return NULL;
+    }
+    PyObject *tags = args[1];
+    if (!PyDict_Check(tags) || PyDict_GET_SIZE(tags) > MAX_TAGS) {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t m_len;
+    const char *measurement = PyUnicode_AsUTF8AndSize(args[0], &m_len);
+    if (measurement == NULL) {
+        return NULL;
+    }
+    Py_ssize_t m_escapes = escapes(measurement, m_len, measurement_bytes);
+    if (m_len == 0 || measurement[0] == '#' || m_escapes < 0) {
+        Py_RETURN_NONE;
+    }
+    Tag sorted[MAX_TAGS];
+    int count = 0;
+    Py_ssize_t total = m_len + m_escapes, pos = 0;
+    bool ascii = PyUnicode_IS_ASCII(args[0]) != 0;
+    PyObject *key, *value;
+    while (PyDict_Next(tags, &pos, &key, &value)) {
+        if (!PyUnicode_Check(key) || !PyUnicode_Check(value)) {
+            Py_RETURN_NONE;
+        }
+        Tag tag;
+        tag.key = PyUnicode_AsUTF8AndSize(key, &tag.key_len);
+        tag.value = PyUnicode_AsUTF8AndSize(value, &tag.value_len);
+        if (tag.key == NULL || tag.value == NULL) {
+            return NULL;
+        }
+        if (tag.key_len == 0 || tag.value_len == 0) {
+            continue; /* InfluxDB has no empty tag: left out */
+        }
+        tag.key_escapes = escapes(tag.key, tag.key_len, tag_bytes);
+        tag.value_escapes = escapes(tag.value, tag.value_len, tag_bytes);
+        if (tag.key_escapes < 0 || tag.value_escapes < 0) {
+            Py_RETURN_NONE;
+        }
+        ascii &= PyUnicode_IS_ASCII(key) && PyUnicode_IS_ASCII(value);
+        int i = count++; /* insertion sort: a handful of tags, usually in order already */
+        while (i > 0 && compare_keys(&sorted[i - 1], &tag) > 0) {
+            sorted[i] = sorted[i - 1];
+            --i;
+        }
+        sorted[i] = tag;
+        total += 2 + tag.key_len + tag.key_escapes + tag.value_len + tag.value_escapes;
+    }
+    PyObject *result = NULL;
+    char *heap = NULL, *p;
+    if (ascii) {
+        result = PyUnicode_New(total, 127);
+        if (result == NULL) {
+            return NULL;
+        }
+        p = (char *)PyUnicode_1BYTE_DATA(result);
+    } else {
+        p = heap = PyMem_Malloc((size_t)total);
+        if (heap == NULL) {
+            return PyErr_NoMemory();
+        }
+    }
+    p = write_escaped(p, measurement, m_len, m_escapes, measurement_bytes);
+    for (int i = 0; i < count; i++) {
+        const Tag *tag = &sorted[i];
+        *p++ = ',';
+        p = write_escaped(p, tag->key, tag->key_len, tag->key_escapes, tag_bytes);
+        *p++ = '=';
+        p = write_escaped(p, tag->value, tag->value_len, tag->value_escapes, tag_bytes);
+    }
+    if (heap != NULL) {
+        result = PyUnicode_DecodeUTF8(heap, total, "strict");
+        PyMem_Free(heap);
+    }
+    return result;
+}
+
 /* ---- line(series, fields, prefixes, time_ns) ------------------------------------------ */
 PyDoc_STRVAR(line_doc,
              "line(series: str, fields: dict, prefixes: dict, time_ns: int) -> str | None\n\n"
@@ -487,6 +628,7 @@ static PyObject *format_float(PyObject *module, PyObject *arg) {
 
 static PyMethodDef methods[] = {
     {"line", (PyCFunction)(void (*)(void))line, METH_FASTCALL, line_doc},
+    {"series", (PyCFunction)(void (*)(void))series, METH_FASTCALL, series_doc},
     {"format_float", format_float, METH_O, format_float_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -498,6 +640,10 @@ static struct PyModuleDef module_def = {
 };
 
 PyMODINIT_FUNC PyInit__lineproto(void) {
+    mark(measurement_bytes, ", =\"", ESCAPE); /* lineproto.MEASUREMENT_ESCAPES */
+    mark(measurement_bytes, "\\\n\r\t", PYTHON);
+    mark(tag_bytes, ", =", ESCAPE); /* lineproto.TAG_ESCAPES */
+    mark(tag_bytes, "\\\n\r", PYTHON);
     PyObject *module = PyModule_Create(&module_def);
     if (module != NULL && PyModule_AddIntConstant(module, "FAST_FLOATS", FAST_FLOATS) < 0) {
         Py_DECREF(module);

@@ -20,10 +20,11 @@ Counter64 above 2^63-1), `empty_key`. A sample left without any field is skipped
 Integers are written `123i`, floats by `repr` (shortest round-trip), booleans `true`/`false`,
 timestamps in nanoseconds.
 
-`native_line` is the C fast path (`_lineproto.c`, built with chmd.native; None when not built):
-it writes a whole line of plain ints and finite floats with known keys, the same bytes as the
-Python below, about 6x faster on a 29-field interface row. It returns None for anything else,
-and the Python path writes (and counts) those samples.
+`native_line` and `native_series` are the C fast path (`_lineproto.c`, built with chmd.native;
+None when not built): they write a whole line of plain ints and finite floats with known keys,
+and a series key whose names need no escaping, the same bytes as the Python below, several
+times faster. They return None for anything else, and the Python path writes (and counts)
+those samples.
 """
 
 from __future__ import annotations
@@ -37,10 +38,15 @@ from typing import Any
 
 from chmd.model import Sample
 
+NativeLine = Callable[[str, Mapping[str, object], dict[str, str], int], str | None]
+NativeSeries = Callable[[str, Mapping[str, str]], str | None]
+native_line: NativeLine | None
+native_series: NativeSeries | None
 try:  # not built, or stale (the guard in chmd.native refuses it): Python writes every line
     from chmd.store._lineproto import line as native_line
+    from chmd.store._lineproto import series as native_series
 except ModuleNotFoundError:  # a broken extension fails loudly, as the mypyc modules do
-    native_line = None
+    native_line = native_series = None
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -158,7 +164,12 @@ field_prefixes: dict[str, str] = {}  # field key → `escaped_key=` ("" when uns
 
 def series_key(sample: Sample) -> str:
     """`measurement,tag=value,…` with tags sorted by key (InfluxDB's own order); "" when the
-    measurement is empty or would read as a comment (`#…`). Cached per series."""
+    measurement is empty or would read as a comment (`#…`). Cached per series, unless
+    `native_series` writes it (faster than a cache lookup, which hashes every tag value)."""
+    if native_series is not None:
+        key = native_series(sample.measurement, sample.tags)
+        if key is not None:
+            return key
     tags = sample.tags
     cache_key = (sample.measurement, tuple(tags), tuple(tags.values()))  # no pair tuples
     key = _series_cache.get(cache_key)

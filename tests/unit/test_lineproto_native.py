@@ -26,15 +26,52 @@ _lineproto = pytest.importorskip(
     "chmd.store._lineproto", reason="not built (make native); test_native says whether it must be"
 )
 native_line = _lineproto.line
+native_series = _lineproto.series
 format_float = _lineproto.format_float
 
 # repr's edges: the shortest digits, positional or exponent form, subnormals, ties.
 EDGE_FLOATS = [
-    0.0, -0.0, 1.0, -1.0, 0.1, 0.2, 0.3, 0.1 + 0.2, 1 / 3, 2 / 3, 100.0, 1e15, 1e16, 1e17,
-    9999999999999998.0, 1234567890123456.0, 0.0001, 0.00001, 1.5e-7, 1e22, 1e23, 1e100,
-    5e-324, -5e-324, 2.2250738585072014e-308, 2.225073858507201e-308, 1.7976931348623157e308,
-    2.0**53, 2.0**53 + 2, 2.0**63, 2.0**64, 9007199254740993.0, 123456789012345680.0, 0.5,
-    1e-5, 9.999999999999999e-5, 1e-4, 4.35, 0.3000000000000001, 5e-310, 1.0000000000000002,
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    0.1,
+    0.2,
+    0.3,
+    0.1 + 0.2,
+    1 / 3,
+    2 / 3,
+    100.0,
+    1e15,
+    1e16,
+    1e17,
+    9999999999999998.0,
+    1234567890123456.0,
+    0.0001,
+    0.00001,
+    1.5e-7,
+    1e22,
+    1e23,
+    1e100,
+    5e-324,
+    -5e-324,
+    2.2250738585072014e-308,
+    2.225073858507201e-308,
+    1.7976931348623157e308,
+    2.0**53,
+    2.0**53 + 2,
+    2.0**63,
+    2.0**64,
+    9007199254740993.0,
+    123456789012345680.0,
+    0.5,
+    1e-5,
+    9.999999999999999e-5,
+    1e-4,
+    4.35,
+    0.3000000000000001,
+    5e-310,
+    1.0000000000000002,
 ]
 
 
@@ -61,7 +98,7 @@ def test_floats_print_as_repr_at_the_edges_and_every_power_of_two_and_ten() -> N
 
 def test_floats_print_as_repr_over_random_bit_patterns_and_decimals() -> None:
     """300,000 doubles from every exponent, and values shaped like rates and percentages."""
-    rng = random.Random(20261126)
+    rng = random.Random(20261126)  # noqa: S311 (test data)
     for _ in range(200_000):
         x = random_double(rng)
         if math.isfinite(x):
@@ -137,6 +174,27 @@ def test_a_line_is_the_python_paths_or_none(
     assert (got is not None) == plain
 
 
+names = st.one_of(
+    st.sampled_from(["ifName", "Gi1/0/1", "access port 5", "a,b", "k=v", 'q"x', "é", "#x", ""]),
+    st.text(max_size=8),  # backslashes, newlines, tabs, unicode
+)
+
+
+@settings(max_examples=400)
+@given(names, st.dictionaries(names, names, max_size=8))
+def test_a_series_key_is_the_python_paths_or_none(measurement: str, tags: dict[str, str]) -> None:
+    """The C series key equals the Python one, and is None exactly when a name holds what
+    stored_text rewrites (a backslash, newline, carriage return; a measurement's tab) or the
+    measurement is empty or starts with #."""
+    got = native_series(measurement, tags)
+    if got is not None:
+        assert got == lineproto._series_key(Sample(measurement, tags, {}, 0))
+    kept = [name for pair in tags.items() if all(pair) for name in pair]  # empty tags: left out
+    rewritten = any(c in "\\\n\r" for name in (measurement, *kept) for c in name)
+    left = rewritten or "\t" in measurement or not measurement or measurement[0] == "#"
+    assert (got is None) == left
+
+
 @settings(max_examples=200)
 @given(st.dictionaries(field_keys, field_values, max_size=10))
 def test_encode_writes_and_counts_the_same_with_and_without_the_c_path(
@@ -165,10 +223,13 @@ def test_non_ascii_names_and_a_long_row() -> None:
     assert line == python_line(sample)[0]
 
 
-def test_a_time_outside_int64_or_another_mapping_is_left_to_python() -> None:
+def test_a_time_outside_int64_or_other_mappings_are_left_to_python() -> None:
     prefixes = {"a": "a="}
     assert native_line("m", {"a": 1}, prefixes, 2**63) is None
     assert native_line("m", {"a": 1}, prefixes, -1) == "m a=1i -1"
     assert native_line("m", {}, prefixes, 1) is None
     with pytest.raises(TypeError, match="line"):
         native_line("m", {"a": 1}, prefixes)
+    assert native_series("m", {"a", "b"}) is None  # type: ignore[arg-type]
+    assert native_series("m", {"a": 1}) is None  # type: ignore[dict-item]
+    assert native_series("m", {f"t{i}": "v" for i in range(65)}) is None  # over 64 tags

@@ -130,7 +130,8 @@ def test_an_edited_c_source_means_python_line_protocol_and_sources(tmp_path: Pat
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["None", str(native.source_path("chmd.collect.snmp.ber", path / "chmd"))]
+    ber_source = native.source_path("chmd.collect.snmp.ber", path / "chmd")
+    assert run.stdout.split() == ["None", str(ber_source)]
 
 
 def test_the_build_depends_on_every_chmd_module_the_compiled_ones_import() -> None:

@@ -1,0 +1,10 @@
+# Types of the C fast path in _lineproto.c (built by chmd.nativebuild; see lineproto.py).
+from collections.abc import Mapping
+
+FAST_FLOATS: int  # 1: floats by its own Ryu, 0: by CPython's formatter (no 128-bit ints)
+
+def line(
+    series: str, fields: Mapping[str, object], prefixes: dict[str, str], time_ns: int, /
+) -> str | None: ...
+def series(measurement: str, tags: Mapping[str, str], /) -> str | None: ...
+def format_float(x: float, /) -> str: ...
