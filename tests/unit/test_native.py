@@ -34,6 +34,7 @@ PURE_RERUN = [
     "tests/unit/test_snmp_walk_consume.py",
     "tests/unit/test_ssh_rates.py",
     "tests/unit/test_store_lineproto.py",
+    "tests/integration/test_store_escaping.py",
 ]
 
 
