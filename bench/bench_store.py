@@ -58,6 +58,7 @@ COUNTERS = [
     "ifOutErrors",
 ]
 RATES = [*COUNTERS[:4], "ifInErrors", "ifOutErrors", "ifInDiscards", "ifOutDiscards"]
+RATE_NAMES = [f"{name}_rate" for name in RATES]  # built once, as the collector's layouts do
 
 
 # --- a server of our own ---------------------------------------------------------------------
@@ -143,8 +144,8 @@ def interface_sample(device: int, port: int, t_ns: int, tick: int) -> Sample:
     for i, name in enumerate(COUNTERS):
         fields[name] = base * (i + 1)
     fields["ifCounterDiscontinuityTime"] = 0
-    for i, name in enumerate(RATES):
-        fields[f"{name}_rate"] = (base % 100_000) / (i + 3)
+    for i, name in enumerate(RATE_NAMES):
+        fields[name] = (base % 100_000) / (i + 3)
     fields["in_utilization"] = (base % 10_000) / 100.0
     fields["out_utilization"] = (base % 7_000) / 100.0
     tags = {

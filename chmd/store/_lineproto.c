@@ -519,6 +519,22 @@ PyDoc_STRVAR(line_doc,
              "when a field is not a plain int in int64 or a finite float, or its key is not in\n"
              "`prefixes` (the caller's Python path writes and counts those).");
 
+/* The keys and prefixes of the last line written, by position. The samples of one table
+   carry the same key objects in the same order (the collector builds them once), so a
+   pointer comparison replaces most prefix lookups. A prefix is a function of its key, and the
+   cache holds references to what it compares, so no entry can be stale or dangle. */
+#define KEY_CACHE 64
+static PyObject *cached_prefixes_dict; /* the `prefixes` the entries came from */
+static PyObject *cached_keys[KEY_CACHE], *cached_prefixes[KEY_CACHE];
+
+static void cache_forget(void) {
+    for (int i = 0; i < KEY_CACHE; i++) {
+        Py_CLEAR(cached_keys[i]);
+        Py_CLEAR(cached_prefixes[i]);
+    }
+    Py_CLEAR(cached_prefixes_dict);
+}
+
 static PyObject *line(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
     if (nargs != 4 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[2]) ||
@@ -543,20 +559,38 @@ static PyObject *line(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     out.data[out.len++] = ' ';
 
+    if (prefixes != cached_prefixes_dict) {
+        cache_forget();
+        Py_INCREF(prefixes);
+        cached_prefixes_dict = prefixes;
+    }
     Py_ssize_t pos = 0;
+    int index = 0;
     PyObject *key, *value;
     bool first = true;
     while (PyDict_Next(fields, &pos, &key, &value)) {
-        PyObject *prefix = PyDict_GetItemWithError(prefixes, key);
-        if (prefix == NULL) {
-            if (PyErr_Occurred()) {
-                goto error;
+        PyObject *prefix;
+        if (index < KEY_CACHE && cached_keys[index] == key) {
+            prefix = cached_prefixes[index];
+        } else {
+            prefix = PyDict_GetItemWithError(prefixes, key);
+            if (prefix == NULL) {
+                if (PyErr_Occurred()) {
+                    goto error;
+                }
+                goto fallback;
             }
-            goto fallback;
+            if (!PyUnicode_Check(prefix) || PyUnicode_GET_LENGTH(prefix) == 0) {
+                goto fallback;
+            }
+            if (index < KEY_CACHE) {
+                Py_INCREF(key);
+                Py_INCREF(prefix);
+                Py_XSETREF(cached_keys[index], key);
+                Py_XSETREF(cached_prefixes[index], prefix);
+            }
         }
-        if (!PyUnicode_Check(prefix) || PyUnicode_GET_LENGTH(prefix) == 0) {
-            goto fallback;
-        }
+        ++index;
         if (!first) {
             out.data[out.len++] = ','; /* the value's reserve left room for it */
         }
