@@ -15,6 +15,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -372,7 +373,7 @@ static PyObject *out_result(Out *out) {
     return result;
 }
 
-/* ---- series(measurement, tags) -------------------------------------------------------- */
+/* ---- series keys ------------------------------------------------------------------------ */
 #define MAX_TAGS 64
 
 /* Per byte of a name: 0 as is, ESCAPE written after a backslash, PYTHON left to lineproto.py
@@ -426,45 +427,39 @@ static int compare_keys(const Tag *a, const Tag *b) {
     return c != 0 ? c : (a->key_len > b->key_len) - (a->key_len < b->key_len);
 }
 
-PyDoc_STRVAR(series_doc,
-             "series(measurement: str, tags: dict) -> str | None\n\n"
-             "`measurement,key=value,...` escaped, tags sorted by key and empty ones left out;\n"
-             "None when a name holds a backslash, newline or carriage return (or a measurement\n"
-             "a tab), or the measurement is empty or starts with #: lineproto.py writes those.");
-
-static PyObject *series(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    (void)module;
-    if (nargs != 2 || !PyUnicode_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "series(measurement: str, tags: dict)");
-        return NULL;
-    }
-    PyObject *tags = args[1];
-    if (!PyDict_Check(tags) || PyDict_GET_SIZE(tags) > MAX_TAGS) {
-        Py_RETURN_NONE;
+/* Appends `measurement,key=value,...` (escaped, tags sorted by key, empty ones left out).
+   1: written; 0: lineproto.py's to write (a name stored_text rewrites, an empty or #
+   measurement, a non-str tag, too many tags; nothing appended); -1: a Python error. */
+static int write_series(Out *out, PyObject *measurement_obj, PyObject *tags) {
+    if (!PyUnicode_Check(measurement_obj) || !PyDict_Check(tags) ||
+        PyDict_GET_SIZE(tags) > MAX_TAGS) {
+        return 0;
     }
     Py_ssize_t m_len;
-    const char *measurement = PyUnicode_AsUTF8AndSize(args[0], &m_len);
-    if (measurement == NULL) {
-        return NULL;
+    const char *measurement = PyUnicode_AsUTF8AndSize(measurement_obj, &m_len);
+    if (measurement == NULL) { /* a lone surrogate: not UTF-8, Python's to handle */
+        PyErr_Clear();
+        return 0;
     }
     Py_ssize_t m_escapes = escapes(measurement, m_len, measurement_bytes);
     if (m_len == 0 || measurement[0] == '#' || m_escapes < 0) {
-        Py_RETURN_NONE;
+        return 0;
     }
     Tag sorted[MAX_TAGS];
     int count = 0;
     Py_ssize_t total = m_len + m_escapes, pos = 0;
-    bool ascii = PyUnicode_IS_ASCII(args[0]) != 0;
+    bool ascii = PyUnicode_IS_ASCII(measurement_obj) != 0;
     PyObject *key, *value;
     while (PyDict_Next(tags, &pos, &key, &value)) {
         if (!PyUnicode_Check(key) || !PyUnicode_Check(value)) {
-            Py_RETURN_NONE;
+            return 0;
         }
         Tag tag;
         tag.key = PyUnicode_AsUTF8AndSize(key, &tag.key_len);
         tag.value = PyUnicode_AsUTF8AndSize(value, &tag.value_len);
         if (tag.key == NULL || tag.value == NULL) {
-            return NULL;
+            PyErr_Clear();
+            return 0;
         }
         if (tag.key_len == 0 || tag.value_len == 0) {
             continue; /* InfluxDB has no empty tag: left out */
@@ -472,7 +467,7 @@ static PyObject *series(PyObject *module, PyObject *const *args, Py_ssize_t narg
         tag.key_escapes = escapes(tag.key, tag.key_len, tag_bytes);
         tag.value_escapes = escapes(tag.value, tag.value_len, tag_bytes);
         if (tag.key_escapes < 0 || tag.value_escapes < 0) {
-            Py_RETURN_NONE;
+            return 0;
         }
         ascii &= PyUnicode_IS_ASCII(key) && PyUnicode_IS_ASCII(value);
         int i = count++; /* insertion sort: a handful of tags, usually in order already */
@@ -483,21 +478,11 @@ static PyObject *series(PyObject *module, PyObject *const *args, Py_ssize_t narg
         sorted[i] = tag;
         total += 2 + tag.key_len + tag.key_escapes + tag.value_len + tag.value_escapes;
     }
-    PyObject *result = NULL;
-    char *heap = NULL, *p;
-    if (ascii) {
-        result = PyUnicode_New(total, 127);
-        if (result == NULL) {
-            return NULL;
-        }
-        p = (char *)PyUnicode_1BYTE_DATA(result);
-    } else {
-        p = heap = PyMem_Malloc((size_t)total);
-        if (heap == NULL) {
-            return PyErr_NoMemory();
-        }
+    if (!out_reserve(out, total + 1)) {
+        return -1;
     }
-    p = write_escaped(p, measurement, m_len, m_escapes, measurement_bytes);
+    char *p = write_escaped(out->data + out->len, measurement, m_len, m_escapes,
+                            measurement_bytes);
     for (int i = 0; i < count; i++) {
         const Tag *tag = &sorted[i];
         *p++ = ',';
@@ -505,21 +490,13 @@ static PyObject *series(PyObject *module, PyObject *const *args, Py_ssize_t narg
         *p++ = '=';
         p = write_escaped(p, tag->value, tag->value_len, tag->value_escapes, tag_bytes);
     }
-    if (heap != NULL) {
-        result = PyUnicode_DecodeUTF8(heap, total, "strict");
-        PyMem_Free(heap);
-    }
-    return result;
+    out->len += total;
+    out->ascii &= ascii;
+    return 1;
 }
 
-/* ---- line(series, fields, prefixes, time_ns) ------------------------------------------ */
-PyDoc_STRVAR(line_doc,
-             "line(series: str, fields: dict, prefixes: dict, time_ns: int) -> str | None\n\n"
-             "`series fields time_ns`, each field written `prefixes[key]` then its value, or None\n"
-             "when a field is not a plain int in int64 or a finite float, or its key is not in\n"
-             "`prefixes` (the caller's Python path writes and counts those).");
-
-/* The keys and prefixes of the last line written, by position. The samples of one table
+/* ---- field sets ------------------------------------------------------------------------- */
+/* The keys and prefixes of the last field set written, by position. The samples of one table
    carry the same key objects in the same order (the collector builds them once), so a
    pointer comparison replaces most prefix lookups. A prefix is a function of its key, and the
    cache holds references to what it compares, so no entry can be stale or dangle. */
@@ -535,30 +512,13 @@ static void cache_forget(void) {
     Py_CLEAR(cached_prefixes_dict);
 }
 
-static PyObject *line(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    (void)module;
-    if (nargs != 4 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[2]) ||
-        !PyLong_Check(args[3])) {
-        PyErr_SetString(PyExc_TypeError,
-                        "line(series: str, fields: dict, prefixes: dict, time_ns: int)");
-        return NULL;
-    }
-    PyObject *fields = args[1], *prefixes = args[2];
+/* Appends `key=value,...`: each field `prefixes[key]` then its value. 1: written; 0:
+   lineproto.py's to write (no fields, a key not in `prefixes` or unstorable, a value not a
+   plain int in int64 or a finite float; `out` may hold part of it); -1: a Python error. */
+static int write_fields(Out *out, PyObject *fields, PyObject *prefixes) {
     if (!PyDict_Check(fields) || PyDict_GET_SIZE(fields) == 0) { /* another Mapping, or none */
-        Py_RETURN_NONE;
+        return 0;
     }
-    int overflow;
-    long long time_ns = PyLong_AsLongLongAndOverflow(args[3], &overflow);
-    if (overflow) {
-        Py_RETURN_NONE;
-    }
-    Out out;
-    out_init(&out);
-    if (!out_str(&out, args[0])) {
-        goto error;
-    }
-    out.data[out.len++] = ' ';
-
     if (prefixes != cached_prefixes_dict) {
         cache_forget();
         Py_INCREF(prefixes);
@@ -567,7 +527,6 @@ static PyObject *line(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t pos = 0;
     int index = 0;
     PyObject *key, *value;
-    bool first = true;
     while (PyDict_Next(fields, &pos, &key, &value)) {
         PyObject *prefix;
         if (index < KEY_CACHE && cached_keys[index] == key) {
@@ -575,13 +534,10 @@ static PyObject *line(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         } else {
             prefix = PyDict_GetItemWithError(prefixes, key);
             if (prefix == NULL) {
-                if (PyErr_Occurred()) {
-                    goto error;
-                }
-                goto fallback;
+                return PyErr_Occurred() ? -1 : 0;
             }
             if (!PyUnicode_Check(prefix) || PyUnicode_GET_LENGTH(prefix) == 0) {
-                goto fallback;
+                return 0;
             }
             if (index < KEY_CACHE) {
                 Py_INCREF(key);
@@ -590,53 +546,202 @@ static PyObject *line(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 Py_XSETREF(cached_prefixes[index], prefix);
             }
         }
-        ++index;
-        if (!first) {
-            out.data[out.len++] = ','; /* the value's reserve left room for it */
+        if (index++ > 0) {
+            out->data[out->len++] = ','; /* the previous value's reserve left room for it */
         }
-        first = false;
-        if (!out_str(&out, prefix) || !out_reserve(&out, FLOAT_MAX_CHARS + 1)) {
-            goto error;
+        if (!out_str(out, prefix) || !out_reserve(out, FLOAT_MAX_CHARS + 1)) {
+            return -1;
         }
-        char *at = out.data + out.len;
+        char *at = out->data + out->len;
         if (PyFloat_CheckExact(value)) {
             double x = PyFloat_AS_DOUBLE(value);
             if (!(x - x == 0.0)) { /* NaN or +-inf */
-                goto fallback;
+                return 0;
             }
             int n = format_double(x, at);
             if (n < 0) {
-                goto error;
+                return -1;
             }
-            out.len += n;
+            out->len += n;
         } else if (PyLong_CheckExact(value)) {
             int overflow;
             long long i = PyLong_AsLongLongAndOverflow(value, &overflow);
             if (overflow) {
-                goto fallback;
+                return 0;
             }
             int n = format_int64(i, at);
             at[n] = 'i';
-            out.len += n + 1;
+            out->len += n + 1;
         } else {
-            goto fallback;
+            return 0;
         }
     }
-    if (!out_reserve(&out, INT_MAX_CHARS + 1)) {
-        goto error;
-    }
-    out.data[out.len++] = ' ';
-    out.len += format_int64(time_ns, out.data + out.len);
-    PyObject *result = out_result(&out);
-    out_free(&out);
-    return result;
+    return 1;
+}
 
-fallback:
+/* Appends ` time_ns`. 1, or 0 when it is not an int within int64. */
+static int write_time(Out *out, PyObject *time_obj, long long *time_ns) {
+    if (!PyLong_Check(time_obj)) {
+        return 0;
+    }
+    int overflow;
+    *time_ns = PyLong_AsLongLongAndOverflow(time_obj, &overflow);
+    if (overflow || (*time_ns == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (!out_reserve(out, INT_MAX_CHARS + 2)) {
+        return -1;
+    }
+    out->data[out->len++] = ' ';
+    out->len += format_int64(*time_ns, out->data + out->len);
+    return 1;
+}
+
+/* ---- the module's functions --------------------------------------------------------------- */
+PyDoc_STRVAR(series_doc,
+             "series(measurement: str, tags: dict) -> str | None\n\n"
+             "`measurement,key=value,...` escaped, tags sorted by key and empty ones left out;\n"
+             "None when a name holds a backslash, newline or carriage return (or a measurement\n"
+             "a tab), or the measurement is empty or starts with #: lineproto.py writes those.");
+
+static PyObject *series(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 2 || !PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "series(measurement: str, tags: dict)");
+        return NULL;
+    }
+    Out out;
+    out_init(&out);
+    int done = write_series(&out, args[0], args[1]);
+    PyObject *result = done > 0 ? out_result(&out) : NULL;
     out_free(&out);
-    Py_RETURN_NONE;
-error:
+    if (done == 0) {
+        Py_RETURN_NONE;
+    }
+    return result;
+}
+
+PyDoc_STRVAR(line_doc,
+             "line(series: str, fields: dict, prefixes: dict, time_ns: int) -> str | None\n\n"
+             "`series fields time_ns`, each field written `prefixes[key]` then its value, or None\n"
+             "when a field is not a plain int in int64 or a finite float, or its key is not in\n"
+             "`prefixes` (the caller's Python path writes and counts those).");
+
+static PyObject *line(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 4 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[2]) ||
+        !PyLong_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "line(series: str, fields: dict, prefixes: dict, time_ns: int)");
+        return NULL;
+    }
+    Out out;
+    out_init(&out);
+    long long time_ns;
+    int done = out_str(&out, args[0]) ? 1 : -1;
+    if (done > 0) {
+        out.data[out.len++] = ' ';
+        done = write_fields(&out, args[1], args[2]);
+    }
+    if (done > 0) {
+        done = write_time(&out, args[3], &time_ns);
+    }
+    PyObject *result = done > 0 ? out_result(&out) : NULL;
     out_free(&out);
-    return NULL;
+    if (done == 0) {
+        Py_RETURN_NONE;
+    }
+    return result;
+}
+
+PyDoc_STRVAR(append_lines_doc,
+             "append_lines(out: bytearray, samples: Sequence[Sample], start: int, limit: int,\n"
+             "             prefixes: dict) -> tuple[int, int, int]\n\n"
+             "Appends `line\\n` for samples[start:] until `limit` lines are written or a sample\n"
+             "is lineproto.py's to write (as `series` and `line` decide). Returns (stop, lo, hi):\n"
+             "the index of the first sample not written, and the oldest and newest time_ns\n"
+             "written (2**63-1 and -2**63 when none).");
+
+static PyObject *name_measurement, *name_tags, *name_fields, *name_time_ns;
+
+static PyObject *append_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 5 || !PyByteArray_Check(args[0]) || !PyDict_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "append_lines(out: bytearray, samples, start: int, limit: int, "
+                        "prefixes: dict)");
+        return NULL;
+    }
+    PyObject *buffer = args[0], *prefixes = args[4];
+    Py_ssize_t start = PyLong_AsSsize_t(args[2]), limit = PyLong_AsSsize_t(args[3]);
+    if ((start == -1 || limit == -1) && PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *samples = PySequence_Fast(args[1], "append_lines: samples must be a sequence");
+    if (samples == NULL) {
+        return NULL;
+    }
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(samples);
+    PyObject **items = PySequence_Fast_ITEMS(samples);
+    long long lo = LLONG_MAX, hi = LLONG_MIN;
+    Py_ssize_t i = start < 0 ? 0 : start;
+    Py_ssize_t end = limit < count - i ? i + (limit < 0 ? 0 : limit) : count;
+    Out out;
+    out_init(&out);
+    int done = 1;
+    for (; i < end; i++) {
+        PyObject *sample = items[i];
+        PyObject *measurement = PyObject_GetAttr(sample, name_measurement);
+        PyObject *tags = measurement ? PyObject_GetAttr(sample, name_tags) : NULL;
+        PyObject *fields = tags ? PyObject_GetAttr(sample, name_fields) : NULL;
+        PyObject *time_obj = fields ? PyObject_GetAttr(sample, name_time_ns) : NULL;
+        long long time_ns = 0;
+        out.len = 0;
+        out.ascii = true;
+        if (time_obj == NULL) {
+            done = -1;
+        } else {
+            done = write_series(&out, measurement, tags);
+            if (done > 0) {
+                out.data[out.len++] = ' '; /* write_series reserved one byte beyond */
+                done = write_fields(&out, fields, prefixes);
+            }
+            if (done > 0) {
+                done = write_time(&out, time_obj, &time_ns);
+            }
+        }
+        Py_XDECREF(measurement);
+        Py_XDECREF(tags);
+        Py_XDECREF(fields);
+        Py_XDECREF(time_obj);
+        if (done <= 0) {
+            break;
+        }
+        if (!out_reserve(&out, 1)) {
+            done = -1;
+            break;
+        }
+        out.data[out.len++] = '\n';
+        Py_ssize_t size = PyByteArray_GET_SIZE(buffer);
+        if (PyByteArray_Resize(buffer, size + out.len) < 0) {
+            done = -1;
+            break;
+        }
+        memcpy(PyByteArray_AS_STRING(buffer) + size, out.data, (size_t)out.len);
+        if (time_ns < lo) {
+            lo = time_ns;
+        }
+        if (time_ns > hi) {
+            hi = time_ns;
+        }
+    }
+    out_free(&out);
+    Py_DECREF(samples);
+    if (done < 0) {
+        return NULL;
+    }
+    return Py_BuildValue("nLL", i, lo, hi);
 }
 
 PyDoc_STRVAR(format_float_doc,
@@ -661,8 +766,9 @@ static PyObject *format_float(PyObject *module, PyObject *arg) {
 }
 
 static PyMethodDef methods[] = {
-    {"line", (PyCFunction)(void (*)(void))line, METH_FASTCALL, line_doc},
     {"series", (PyCFunction)(void (*)(void))series, METH_FASTCALL, series_doc},
+    {"line", (PyCFunction)(void (*)(void))line, METH_FASTCALL, line_doc},
+    {"append_lines", (PyCFunction)(void (*)(void))append_lines, METH_FASTCALL, append_lines_doc},
     {"format_float", format_float, METH_O, format_float_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -678,6 +784,13 @@ PyMODINIT_FUNC PyInit__lineproto(void) {
     mark(measurement_bytes, "\\\n\r\t", PYTHON);
     mark(tag_bytes, ", =", ESCAPE); /* lineproto.TAG_ESCAPES */
     mark(tag_bytes, "\\\n\r", PYTHON);
+    name_measurement = PyUnicode_InternFromString("measurement");
+    name_tags = PyUnicode_InternFromString("tags");
+    name_fields = PyUnicode_InternFromString("fields");
+    name_time_ns = PyUnicode_InternFromString("time_ns");
+    if (!name_measurement || !name_tags || !name_fields || !name_time_ns) {
+        return NULL;
+    }
     PyObject *module = PyModule_Create(&module_def);
     if (module != NULL && PyModule_AddIntConstant(module, "FAST_FLOATS", FAST_FLOATS) < 0) {
         Py_DECREF(module);

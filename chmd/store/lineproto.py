@@ -20,18 +20,18 @@ Counter64 above 2^63-1), `empty_key`. A sample left without any field is skipped
 Integers are written `123i`, floats by `repr` (shortest round-trip), booleans `true`/`false`,
 timestamps in nanoseconds.
 
-`native_line` and `native_series` are the C fast path (`_lineproto.c`, built with chmd.native;
-None when not built): they write a whole line of plain ints and finite floats with known keys,
-and a series key whose names need no escaping, the same bytes as the Python below, several
-times faster. They return None for anything else, and the Python path writes (and counts)
-those samples.
+`native_line`, `native_series` and `native_append` are the C fast path (`_lineproto.c`, built
+with chmd.native; None when not built): they write a whole line of plain ints and finite
+floats with known keys, a series key whose names need no escaping, and a poll's lines straight
+into a batch, the same bytes as the Python below, several times faster. They leave anything
+else to the Python path, which writes (and counts) those samples.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -40,13 +40,18 @@ from chmd.model import Sample
 
 NativeLine = Callable[[str, Mapping[str, object], dict[str, str], int], str | None]
 NativeSeries = Callable[[str, Mapping[str, str]], str | None]
+NativeAppend = Callable[
+    [bytearray, Sequence[Sample], int, int, dict[str, str]], tuple[int, int, int]
+]
 native_line: NativeLine | None
 native_series: NativeSeries | None
+native_append: NativeAppend | None
 try:  # not built, or stale (the guard in chmd.native refuses it): Python writes every line
+    from chmd.store._lineproto import append_lines as native_append
     from chmd.store._lineproto import line as native_line
     from chmd.store._lineproto import series as native_series
 except ModuleNotFoundError:  # a broken extension fails loudly, as the mypyc modules do
-    native_line = native_series = None
+    native_line = native_series = native_append = None
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1

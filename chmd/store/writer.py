@@ -60,7 +60,8 @@ _NO_LO, _NO_HI = 2**63, -(2**63)
 
 @dataclass(slots=True)
 class _Open:
-    lines: list[str] = field(default_factory=list)
+    body: bytearray = field(default_factory=bytearray)  # `points` lines, each ending in \n
+    points: int = 0
     created_ns: int = 0
     opened_at: float = 0.0  # monotonic
     lo_ns: int = _NO_LO  # oldest and newest point time
@@ -211,15 +212,43 @@ class Writer:
         if raw is None:
             raw = self._open[self._raw] = self._new_open()
         raw.opened_at = min(raw.opened_at, since)  # batch age counts from the submit
-        self._serialise(itertools.chain.from_iterable(queued))
+        append = lineproto.native_append
+        if append is not None and not self.rollups.tiers:
+            for poll in queued:
+                self._serialise_native(poll, append)
+        else:
+            self._serialise(itertools.chain.from_iterable(queued))
         self._count_skipped()
 
-    def _serialise(self, samples: Iterable[Sample]) -> None:
+    def _raw_batch(self) -> _Open:
         raw = self._open.get(self._raw)
         if raw is None:
             raw = self._open[self._raw] = self._new_open()
-        lines = raw.lines
-        lo, hi = raw.lo_ns, raw.hi_ns
+        return raw
+
+    def _serialise_native(self, poll: tuple[Sample, ...], append: lineproto.NativeAppend) -> None:
+        """`_serialise` for one poll by the C writer (`append`: lineproto.native_append), which
+        appends lines to the open batch until it is full or a sample is the Python path's."""
+        prefixes = lineproto.field_prefixes
+        size = self.settings.batch_size
+        done, count = 0, len(poll)
+        while done < count:
+            raw = self._raw_batch()
+            stop, lo, hi = append(raw.body, poll, done, size - raw.points, prefixes)
+            raw.points += stop - done
+            raw.lo_ns = min(raw.lo_ns, lo)
+            raw.hi_ns = max(raw.hi_ns, hi)
+            done = stop
+            if done < count and raw.points < size:  # poll[done] is the Python path's
+                self._serialise((poll[done],))
+                done += 1
+            if raw.points >= size:
+                self._seal(self._raw)
+
+    def _serialise(self, samples: Iterable[Sample]) -> None:
+        raw = self._raw_batch()
+        body = raw.body
+        points, lo, hi = raw.points, raw.lo_ns, raw.hi_ns
         skipped = self._skipped
         observe = self.rollups.observe if self.rollups.tiers else None
         size = self.settings.batch_size
@@ -231,15 +260,16 @@ class Writer:
             t = sample.time_ns
             line = native_line(key, sample.fields, prefixes, t) if native_line and key else None
             if line is not None:
-                lines.append(line)
+                body += f"{line}\n".encode()
                 clean = clean_layout(sample) if observe is not None else None
             else:
                 fields, clean = field_set(sample, skipped) if key else ("", None)
                 if not fields:
                     skipped.samples += 1
                     continue
-                lines.append(f"{key} {fields} {t}")
+                body += f"{key} {fields} {t}\n".encode()
                 lineproto.learn_keys(sample)
+            points += 1
             if t < lo:
                 lo = t
             if t > hi:
@@ -247,13 +277,13 @@ class Writer:
             if observe is not None:
                 for closed in observe(sample, key, clean):
                     self._add_rollup(closed)
-            if len(lines) >= size:
-                raw.lo_ns, raw.hi_ns = lo, hi
+            if points >= size:
+                raw.points, raw.lo_ns, raw.hi_ns = points, lo, hi
                 self._seal(self._raw)
-                raw = self._open[self._raw] = self._new_open()
-                lines = raw.lines
-                lo, hi = raw.lo_ns, raw.hi_ns
-        raw.lo_ns, raw.hi_ns = lo, hi
+                raw = self._raw_batch()
+                body = raw.body
+                points, lo, hi = raw.points, raw.lo_ns, raw.hi_ns
+        raw.points, raw.lo_ns, raw.hi_ns = points, lo, hi
 
     def flush(self) -> None:
         """Serialise what is queued and seal every open batch now (it is then sent or
@@ -262,7 +292,7 @@ class Writer:
         self._seal_all(force=True)
 
     def _new_open(self) -> _Open:
-        return _Open([], self._clock_ns(), time.monotonic())
+        return _Open(bytearray(), 0, self._clock_ns(), time.monotonic())
 
     def _add_rollup(self, closed: Closed) -> None:
         tier, t = closed.tier, closed.time_ns
@@ -274,13 +304,14 @@ class Writer:
         batch = self._open.get(tier)
         if batch is None:
             batch = self._open[tier] = self._new_open()
-        batch.lines.append(f"{closed.series} {fields} {t}")
+        batch.body += f"{closed.series} {fields} {t}\n".encode()
+        batch.points += 1
         if t < batch.lo_ns:
             batch.lo_ns = t
         if t > batch.hi_ns:
             batch.hi_ns = t
         self._windows_counter[tier].inc()
-        if len(batch.lines) >= self.settings.batch_size:
+        if batch.points >= self.settings.batch_size:
             self._seal(tier)
 
     def _count_skipped(self) -> None:
@@ -294,11 +325,11 @@ class Writer:
 
     def _seal(self, target: str) -> None:
         batch = self._open.pop(target, None)
-        if not batch or not batch.lines:
+        if not batch or not batch.points:
             return
-        body = "\n".join(batch.lines).encode()
+        body = bytes(memoryview(batch.body)[:-1])  # without the last line's newline
         lo_hi = (batch.lo_ns, batch.hi_ns) if batch.lo_ns <= batch.hi_ns else (None, None)
-        self._dispatch(Batch(target, body, len(batch.lines), batch.created_ns, *lo_hi))
+        self._dispatch(Batch(target, body, batch.points, batch.created_ns, *lo_hi))
         marks = self._marks.pop(target, None)
         if marks:  # these windows are now as safe as their batch: never write them again
             self._rollup_files.mark(marks)

@@ -235,3 +235,46 @@ def test_a_time_outside_int64_or_other_mappings_are_left_to_python() -> None:
     assert native_series("m", {"a", "b"}) is None  # type: ignore[arg-type]
     assert native_series("m", {"a": 1}) is None  # type: ignore[dict-item]
     assert native_series("m", {f"t{i}": "v" for i in range(65)}) is None  # over 64 tags
+
+
+mixed_samples = st.lists(
+    st.builds(
+        Sample,
+        st.sampled_from(["if", "cpu load", "#c", ""]),
+        st.dictionaries(names, names, max_size=3),
+        st.dictionaries(field_keys, field_values, max_size=5),
+        st.integers(min_value=0, max_value=2**63 - 1),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300)
+@given(mixed_samples, st.integers(min_value=0, max_value=14))
+def test_append_lines_writes_the_python_lines_until_the_limit_or_a_python_sample(
+    samples: list[Sample], limit: int
+) -> None:
+    """append_lines appends `line\\n` for each sample the C path can write, exactly as Python
+    writes it, stops at the first it cannot (or at `limit` lines), and reports the time range
+    of what it wrote."""
+    expected = [python_line(sample)[0] for sample in samples]  # also learns the keys
+    out = bytearray(b"earlier\n")
+    stop, lo, hi = _lineproto.append_lines(out, samples, 0, limit, lineproto.field_prefixes)
+    writable = [
+        native_series(s.measurement, s.tags) is not None
+        and native_line("m", s.fields, lineproto.field_prefixes, s.time_ns) is not None
+        for s in samples
+    ]
+    first_python = writable.index(False) if False in writable else len(samples)
+    assert stop == min(first_python, limit)
+    assert out.decode() == "earlier\n" + "".join(f"{line}\n" for line in expected[:stop])
+    times = [s.time_ns for s in samples[:stop]]
+    assert (lo, hi) == ((min(times), max(times)) if times else (2**63 - 1, -(2**63)))
+
+
+def test_append_lines_starts_where_it_is_told() -> None:
+    samples = [Sample("m", {"d": "x"}, {"v": i}, i) for i in range(5)]
+    lineproto.learn_keys(samples[0])
+    out = bytearray()
+    assert _lineproto.append_lines(out, samples, 3, 10, lineproto.field_prefixes) == (5, 3, 4)
+    assert out == b"m,d=x v=3i 3\nm,d=x v=4i 4\n"

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from chmd.model import Sample
+from chmd.store import lineproto
 from chmd.store.metrics import StoreMetrics
 from chmd.store.settings import StorageSettings
 from chmd.store.writer import Writer
@@ -34,7 +36,7 @@ def test_submit_serialises_at_the_next_tick(tmp_path: Path) -> None:
     w.submit(iter(points(5)[3:]))  # any iterable: consumed at submit
     assert "raw" not in w._open
     w.tick()
-    assert len(w._open["raw"].lines) == 5
+    assert w._open["raw"].points == 5
     w.flush()
     record = w.spool.peek()
     assert record is not None
@@ -53,5 +55,39 @@ def test_a_full_batch_is_serialised_at_once(tmp_path: Path) -> None:
     assert w.spool.pending_points() == 0
     w.submit(points(21)[4:])
     assert w.spool.pending_points() == 20  # two full batches handed on
-    assert len(w._open["raw"].lines) == 1
+    assert w._open["raw"].points == 1
     w.spool.close()
+
+
+def test_the_c_and_python_writers_make_the_same_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Polls mixing what the C writer takes and what it leaves to Python (a string field, a
+    NaN, a tag with a backslash) give the same sealed batches, in the same order, either way."""
+    poll = [
+        Sample("if", {"device": "d", "ifName": f"Gi0/{i}"}, {"in": i, "rate": i / 3}, T0 + i)
+        for i in range(7)
+    ]
+    poll[2] = Sample("if", {"device": "d"}, {"descr": "uplink", "in": 2}, T0 + 2)
+    poll[4] = Sample("if", {"device": "d"}, {"rate": float("nan"), "in": 4}, T0 + 4)
+    poll[5] = Sample("if", {"device": "d\\x"}, {"in": 5}, T0 + 5)
+
+    def batches(directory: Path) -> list[bytes]:
+        w = writer(directory, batch_size=3)
+        w.submit(poll)
+        w.submit(poll[:2])
+        w.flush()
+        out, record = [], w.spool.peek()
+        while record is not None:
+            out.append(record.body)
+            record = w.spool.peek(after=record)
+        w.spool.close()
+        return out
+
+    with_c = batches(tmp_path / "c")
+    monkeypatch.setattr(lineproto, "native_append", None)
+    monkeypatch.setattr(lineproto, "native_line", None)
+    monkeypatch.setattr(lineproto, "native_series", None)
+    python = batches(tmp_path / "python")
+    assert with_c == python
+    assert [body.count(b"\n") + 1 for body in python] == [3, 3, 3]  # 9 points, NaN field dropped
