@@ -23,6 +23,51 @@
 #define FLOAT_MAX_CHARS 32 /* "-1.2345678901234567e-308" is 24 */
 #define INT_MAX_CHARS 21   /* "-9223372036854775808" and the "i" */
 
+/* ---- decimal digits ------------------------------------------------------------------- */
+static const char DIGIT_PAIRS[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+static const uint64_t POW10[20] = {
+    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+    100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull,
+    10000000000000ull, 100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+    100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull,
+};
+
+static inline int decimal_length(uint64_t v) {
+#if defined(__GNUC__)
+    const uint64_t u = v | 1; /* the same length as v, and 0 counts as one digit */
+    int t = ((64 - __builtin_clzll(u)) * 1233) >> 12; /* about log10(2^bits) */
+    return t - (u < POW10[t]) + 1;
+#else
+    int n = 1;
+    while (n < 20 && v >= POW10[n]) {
+        ++n;
+    }
+    return n;
+#endif
+}
+
+/* Writes v's decimal digits, most significant first, two at a time; returns how many. */
+static int write_digits(uint64_t v, char *out) {
+    int n = decimal_length(v);
+    char *p = out + n;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, DIGIT_PAIRS + 2 * r, 2);
+    }
+    if (v >= 10) {
+        memcpy(p - 2, DIGIT_PAIRS + 2 * v, 2);
+    } else {
+        p[-1] = (char)('0' + v);
+    }
+    return n;
+}
+
 /* ---- Ryu: shortest digits of a double ------------------------------------------------ */
 #ifdef __SIZEOF_INT128__
 #include "_ryu_tables.h"
@@ -216,15 +261,7 @@ static int format_double(double x, char *out) {
     ryu_d2d(ieee_mantissa, ieee_exponent, &digits, &exponent);
 
     char text[20]; /* the digits, most significant first */
-    int n = 0;
-    char reversed[20];
-    do {
-        reversed[n++] = (char)('0' + digits % 10);
-        digits /= 10;
-    } while (digits);
-    for (int i = 0; i < n; i++) {
-        text[i] = reversed[n - 1 - i];
-    }
+    const int n = write_digits(digits, text);
     const int decpt = n + exponent; /* x = 0.text * 10^decpt */
 
     /* repr's rule (Python's float_repr_style 'short'): positional for 1e-4 <= |x| < 1e16. */
@@ -291,22 +328,11 @@ static int format_double(double x, char *out) {
 #endif
 
 static int format_int64(long long value, char *out) {
-    char reversed[INT_MAX_CHARS];
-    unsigned long long magnitude =
-        value < 0 ? 0ull - (unsigned long long)value : (unsigned long long)value;
-    int n = 0;
-    do {
-        reversed[n++] = (char)('0' + magnitude % 10);
-        magnitude /= 10;
-    } while (magnitude);
-    char *p = out;
     if (value < 0) {
-        *p++ = '-';
+        *out = '-';
+        return 1 + write_digits(0ull - (unsigned long long)value, out + 1);
     }
-    while (n) {
-        *p++ = reversed[--n];
-    }
-    return (int)(p - out);
+    return write_digits((unsigned long long)value, out);
 }
 
 /* ---- the output buffer: on the stack up to a size, then on the heap ------------------- */

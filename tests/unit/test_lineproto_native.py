@@ -278,3 +278,14 @@ def test_append_lines_starts_where_it_is_told() -> None:
     out = bytearray()
     assert _lineproto.append_lines(out, samples, 3, 10, lineproto.field_prefixes) == (5, 3, 4)
     assert out == b"m,d=x v=3i 3\nm,d=x v=4i 4\n"
+
+
+def test_ints_at_every_digit_count_and_the_int64_ends() -> None:
+    """The digit count comes from a bit length and a table: check each side of every power of
+    ten, zero and both int64 ends."""
+    prefixes = {"v": "v="}
+    values = [0, 2**63 - 1, -(2**63)]
+    for k in range(19):
+        values += [10**k - 1, 10**k, 10**k + 1, -(10**k)]
+    for value in values:
+        assert native_line("m", {"v": value}, prefixes, value) == f"m v={value}i {value}"
