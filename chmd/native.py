@@ -47,7 +47,8 @@ MODULES = (
 )
 # Hand-written accelerators: module → its C sources and headers (relative to the package).
 C_EXTENSIONS: dict[str, tuple[str, ...]] = {
-    "chmd.store._lineproto": ("store/_lineproto.c", "store/_ryu_tables.h"),  # lineproto.py
+    # for lineproto.py and rollup.py
+    "chmd.store._speedups": ("store/_speedups.c", "store/_ryu_tables.h"),
 }
 GROUP = "chmd._native"  # mypyc's shared library: chmd/_native__mypyc.<abi>.so
 PURE_ENV = "CHMD_PURE_PYTHON"

@@ -1,7 +1,7 @@
 """Write chmd/store/_ryu_tables.h: the 5^i tables of Ulf Adams' Ryū (PLDI 2018), which
-chmd/store/_lineproto.c uses to print floats as the shortest round-trip digits, exactly what
+chmd/store/_speedups.c uses to print floats as the shortest round-trip digits, exactly what
 Python's repr prints. Computed here from their definition with Python's integers;
-`tests/unit/test_lineproto_native.py` checks that the committed header is this output.
+`tests/unit/test_store_speedups.py` checks that the committed header is this output.
 
 Run: `python scripts/gen_ryu_tables.py` (prints where it wrote)."""
 

@@ -20,10 +20,11 @@ Counter64 above 2^63-1), `empty_key`. A sample left without any field is skipped
 Integers are written `123i`, floats by `repr` (shortest round-trip), booleans `true`/`false`,
 timestamps in nanoseconds.
 
-`native_line`, `native_series` and `native_append` are the C fast path (`_lineproto.c`, built
-with chmd.native; None when not built): they write a whole line of plain ints and finite
-floats with known keys, a series key whose names need no escaping, and a poll's lines straight
-into a batch, the same bytes as the Python below, several times faster. They leave anything
+`native_line`, `native_series`, `native_append` and `native_float_fields` are the C fast path
+(`_speedups.c`, built with chmd.native; None when not built): they write a whole line of plain
+ints and finite floats with known keys, a series key whose names need no escaping, a poll's
+lines straight into a batch, and a rollup window's floats, the same bytes as the Python
+below, several times faster. They leave anything
 else to the Python path, which writes (and counts) those samples.
 """
 
@@ -45,13 +46,16 @@ NativeAppend = Callable[
 ]
 native_line: NativeLine | None
 native_series: NativeSeries | None
+NativeFloatFields = Callable[[tuple[str, ...], list[float], dict[str, str]], str | None]
 native_append: NativeAppend | None
+native_float_fields: NativeFloatFields | None
 try:  # not built, or stale (the guard in chmd.native refuses it): Python writes every line
-    from chmd.store._lineproto import append_lines as native_append
-    from chmd.store._lineproto import line as native_line
-    from chmd.store._lineproto import series as native_series
+    from chmd.store._speedups import append_lines as native_append
+    from chmd.store._speedups import float_fields as native_float_fields
+    from chmd.store._speedups import line as native_line
+    from chmd.store._speedups import series as native_series
 except ModuleNotFoundError:  # a broken extension fails loudly, as the mypyc modules do
-    native_line = native_series = native_append = None
+    native_line = native_series = native_append = native_float_fields = None
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -338,7 +342,15 @@ _float_templates: dict[tuple[str, ...], str | None] = {}
 
 def float_fields(names: tuple[str, ...], values: list[float], skipped: SkipCounts) -> str:
     """`name=value,…` for fields that are all floats (rollup windows): one %-template per
-    names tuple, the same bytes as `field_set` writes for them."""
+    names tuple, the same bytes as `field_set` writes for them (`native_float_fields` when it
+    is built and knows the names)."""
+    if native_float_fields is not None:
+        text = native_float_fields(names, values, field_prefixes)
+        if text is not None:
+            return text
+        for name in names:  # for the next window of these names
+            if name not in field_prefixes:
+                _prefix(name)
     template = _float_templates.get(names, "")
     if template == "":
         keys = [escape_field_key(name) for name in names]

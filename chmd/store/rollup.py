@@ -32,6 +32,15 @@ from typing import Any
 
 from chmd.model import Sample
 
+NativeFold = Callable[
+    [dict[str, list[Any]], dict[str, int], tuple[str, ...], tuple[int, ...], list[Any], int], bool
+]
+native_fold: NativeFold | None
+try:  # the C fold (chmd.native builds it; absent or stale: the Python below)
+    from chmd.store._speedups import fold_rows as native_fold
+except ModuleNotFoundError:
+    native_fold = None
+
 SKIP, GAUGE, RATE = 0, 1, 2
 MISSING: Any = object()
 RATE_SUFFIX = "_rate"
@@ -78,13 +87,16 @@ _NUMERIC = frozenset((int, float))
 def _fold(window: _Window) -> None:
     """Fold the window's buffered rows into its aggregates, exactly as if each row had been
     added on arrival: the same additions in the same order (`reduce`, not `sum`, which
-    compensates since Python 3.12), and min/max/last keep the same one of equal values."""
+    compensates since Python 3.12), and min/max/last keep the same one of equal values.
+    `native_fold` (C, when built) does the same arithmetic."""
     rows, plan, last_row = window.rows, window.plan, window.last_row
     window.rows = []
     window.last_row = -1
     if plan is None or not rows:
         return
     aggs, kinds = window.aggs, window.kinds
+    if native_fold is not None and native_fold(aggs, kinds, plan.names, plan.kinds, rows, last_row):
+        return
     count = float(len(rows))
     for i, column in enumerate(zip(*rows, strict=True)):
         name = plan.names[i]

@@ -113,16 +113,16 @@ def test_a_source_edited_after_the_build_is_imported_instead_of_the_stale_build(
 
 
 def test_an_edited_c_source_means_python_line_protocol_and_sources(tmp_path: Path) -> None:
-    """After _lineproto.c changes, its stale extension is refused (lineproto.py writes every
+    """After _speedups.c changes, its stale extension is refused (lineproto.py writes every
     line in Python) and, the build being one, the mypyc modules come from source too."""
-    path = fake_build(tmp_path, changed="store/_lineproto.c")
+    path = fake_build(tmp_path, changed="store/_speedups.c")
     run = import_in_child(path, "chmd.store.lineproto")
     assert run.returncode == 0, run.stderr
     file, _, label, reason = json.loads(run.stdout)
     assert file.endswith("lineproto.py")
     assert (label, reason) == (
         "stale",
-        "stale build (chmd/store/_lineproto.c changed since; make native)",
+        "stale build (chmd/store/_speedups.c changed since; make native)",
     )
     code = (
         f"import sys; sys.path.insert(0, {str(path)!r}); "

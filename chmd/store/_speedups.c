@@ -1,11 +1,15 @@
-/* chmd.store._lineproto: the C fast path of chmd/store/lineproto.py (as _json is to json).
+/* chmd.store._speedups: the C fast path of chmd/store/lineproto.py and rollup.py (as _json is
+   to json). Each function does what a Python function there does, with the same result, or
+   returns None/False and leaves the work to it:
 
-   `series` writes a sample's series key when no name needs escaping; `line` writes one whole
-   line, `series fields time`, for a sample whose fields are all plain ints within int64 and
-   finite floats with known keys. For anything else they return None, and lineproto.py's
-   Python path writes (and counts) the sample. Its bytes are exactly
-   the Python path's: ints as `123i`, floats as repr() prints them. The differential tests in
-   tests/unit/test_lineproto_native.py hold it to that.
+   - `series`, `line`, `append_lines`: a sample's series key, its whole line, or a poll's lines
+     appended to a batch, for names that need no rewriting (stored_text) and fields that are
+     plain ints within int64 and finite floats with known keys; ints as `123i`, floats as
+     repr() prints them;
+   - `float_fields`: a closed rollup window's field set (lineproto.float_fields);
+   - `fold_rows`: buffered rollup rows added into a window's aggregates (rollup._fold).
+
+   tests/unit/test_store_speedups.py holds each to its Python twin.
 
    Why C: a 29-field interface row spent 8.4 us in Python, and a float's repr alone costs
    ~220-380 ns here (David Gay's dtoa). Floats are printed with Ryu (Ulf Adams, PLDI 2018:
@@ -770,6 +774,246 @@ static PyObject *append_lines(PyObject *module, PyObject *const *args, Py_ssize_
     return Py_BuildValue("nLL", i, lo, hi);
 }
 
+PyDoc_STRVAR(float_fields_doc,
+             "float_fields(names: tuple[str, ...], values: list[float], prefixes: dict) -> str | None\n\n"
+             "`name=value,...` for a closed rollup window's fields, as lineproto.float_fields\n"
+             "writes it; None when a name is not in `prefixes` (or unstorable) or a value is not a\n"
+             "finite float.");
+
+static PyObject *float_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 3 || !PyTuple_Check(args[0]) || !PyList_Check(args[1]) ||
+        !PyDict_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "float_fields(names: tuple, values: list, prefixes: dict)");
+        return NULL;
+    }
+    PyObject *names = args[0], *values = args[1], *prefixes = args[2];
+    Py_ssize_t count = PyTuple_GET_SIZE(names);
+    if (count == 0 || PyList_GET_SIZE(values) != count) {
+        Py_RETURN_NONE;
+    }
+    Out out;
+    out_init(&out);
+    int done = 1;
+    for (Py_ssize_t i = 0; i < count && done > 0; i++) {
+        PyObject *prefix = PyDict_GetItemWithError(prefixes, PyTuple_GET_ITEM(names, i));
+        PyObject *value = PyList_GET_ITEM(values, i);
+        if (prefix == NULL) {
+            done = PyErr_Occurred() ? -1 : 0;
+            break;
+        }
+        if (!PyUnicode_Check(prefix) || PyUnicode_GET_LENGTH(prefix) == 0 ||
+            !PyFloat_CheckExact(value)) {
+            done = 0;
+            break;
+        }
+        double x = PyFloat_AS_DOUBLE(value);
+        if (!(x - x == 0.0)) {
+            done = 0;
+            break;
+        }
+        if (i > 0) {
+            out.data[out.len++] = ',';
+        }
+        if (!out_str(&out, prefix) || !out_reserve(&out, FLOAT_MAX_CHARS + 1)) {
+            done = -1;
+            break;
+        }
+        int n = format_double(x, out.data + out.len);
+        if (n < 0) {
+            done = -1;
+            break;
+        }
+        out.len += n;
+    }
+    PyObject *result = done > 0 ? out_result(&out) : NULL;
+    out_free(&out);
+    if (done == 0) {
+        Py_RETURN_NONE;
+    }
+    return result;
+}
+
+/* ---- rollup folding ------------------------------------------------------------------------ */
+/* a + b as Python computes it (floats added in C: the same IEEE sum). New reference. */
+static PyObject *number_add(PyObject *a, PyObject *b) {
+    if (PyFloat_CheckExact(a) && PyFloat_CheckExact(b)) {
+        return PyFloat_FromDouble(PyFloat_AS_DOUBLE(a) + PyFloat_AS_DOUBLE(b));
+    }
+    return PyNumber_Add(a, b);
+}
+
+/* a < b (op Py_LT) or a > b (Py_GT) as Python compares; -1 on error. */
+static int number_compare(PyObject *a, PyObject *b, int op) {
+    if (PyFloat_CheckExact(a) && PyFloat_CheckExact(b)) {
+        double x = PyFloat_AS_DOUBLE(a), y = PyFloat_AS_DOUBLE(b);
+        return op == Py_LT ? x < y : x > y;
+    }
+    return PyObject_RichCompareBool(a, b, op);
+}
+
+PyDoc_STRVAR(fold_rows_doc,
+             "fold_rows(aggs: dict, kinds: dict, names: tuple, plan_kinds: tuple, rows: list,\n"
+             "          last_row: int) -> bool\n\n"
+             "rollup._fold's arithmetic for buffered rows (tuples of plain ints and floats, one\n"
+             "value per name): the same additions in the same order, the first of equal minima\n"
+             "and maxima. False, with nothing changed, when a row is not such a tuple.");
+
+static PyObject *fold_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 6 || !PyDict_Check(args[0]) || !PyDict_Check(args[1]) ||
+        !PyTuple_Check(args[2]) || !PyTuple_Check(args[3]) || !PyList_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError, "fold_rows(aggs, kinds, names, plan_kinds, rows, last_row)");
+        return NULL;
+    }
+    PyObject *aggs = args[0], *kinds = args[1], *names = args[2], *plan_kinds = args[3];
+    PyObject *rows = args[4];
+    Py_ssize_t last_row = PyLong_AsSsize_t(args[5]);
+    if (last_row == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_ssize_t width = PyTuple_GET_SIZE(names), height = PyList_GET_SIZE(rows);
+    if (PyTuple_GET_SIZE(plan_kinds) != width || height == 0 || last_row >= height) {
+        Py_RETURN_FALSE;
+    }
+    for (Py_ssize_t r = 0; r < height; r++) { /* checked before anything changes */
+        PyObject *row = PyList_GET_ITEM(rows, r);
+        if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) != width) {
+            Py_RETURN_FALSE;
+        }
+        for (Py_ssize_t i = 0; i < width; i++) {
+            PyObject *v = PyTuple_GET_ITEM(row, i);
+            if (!PyFloat_CheckExact(v) && !PyLong_CheckExact(v)) {
+                Py_RETURN_FALSE;
+            }
+        }
+    }
+    PyObject *count = PyFloat_FromDouble((double)height);
+    if (count == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < width; i++) {
+        PyObject *name = PyTuple_GET_ITEM(names, i);
+        PyObject *first = PyTuple_GET_ITEM(PyList_GET_ITEM(rows, 0), i);
+        PyObject *agg = PyDict_GetItemWithError(aggs, name); /* borrowed */
+        if (agg == NULL && PyErr_Occurred()) {
+            goto error;
+        }
+        if (agg != NULL && (!PyList_CheckExact(agg) || PyList_GET_SIZE(agg) != 5)) {
+            PyErr_SetString(PyExc_TypeError, "fold_rows: an aggregate is not a 5-list");
+            goto error;
+        }
+        /* total, low, high: new references */
+        PyObject *total, *low, *high;
+        Py_ssize_t from;
+        if (agg == NULL) {
+            total = first;
+            low = first;
+            high = first;
+            from = 1;
+        } else {
+            total = PyList_GET_ITEM(agg, 1);
+            low = first;
+            high = first;
+            from = 0;
+        }
+        Py_INCREF(total);
+        Py_INCREF(low);
+        Py_INCREF(high);
+        for (Py_ssize_t r = 0; r < height; r++) {
+            PyObject *v = PyTuple_GET_ITEM(PyList_GET_ITEM(rows, r), i);
+            if (r >= from) {
+                PyObject *sum = number_add(total, v);
+                Py_DECREF(total);
+                total = sum;
+                if (total == NULL) {
+                    Py_DECREF(low);
+                    Py_DECREF(high);
+                    goto error;
+                }
+            }
+            if (r == 0) {
+                continue;
+            }
+            int lt = number_compare(v, low, Py_LT), gt = number_compare(v, high, Py_GT);
+            if (lt < 0 || gt < 0) {
+                Py_DECREF(total);
+                Py_DECREF(low);
+                Py_DECREF(high);
+                goto error;
+            }
+            if (lt) {
+                Py_INCREF(v);
+                Py_SETREF(low, v);
+            }
+            if (gt) {
+                Py_INCREF(v);
+                Py_SETREF(high, v);
+            }
+        }
+        PyObject *last = last_row >= 0 ? PyTuple_GET_ITEM(PyList_GET_ITEM(rows, last_row), i) : first;
+        if (agg == NULL) {
+            PyObject *fresh = PyList_New(5);
+            if (fresh == NULL) {
+                Py_DECREF(total);
+                Py_DECREF(low);
+                Py_DECREF(high);
+                goto error;
+            }
+            Py_INCREF(count);
+            Py_INCREF(last);
+            PyList_SET_ITEM(fresh, 0, count);
+            PyList_SET_ITEM(fresh, 1, total);
+            PyList_SET_ITEM(fresh, 2, low);
+            PyList_SET_ITEM(fresh, 3, high);
+            PyList_SET_ITEM(fresh, 4, last);
+            int failed = PyDict_SetItem(aggs, name, fresh) < 0 ||
+                         PyDict_SetItem(kinds, name, PyTuple_GET_ITEM(plan_kinds, i)) < 0;
+            Py_DECREF(fresh);
+            if (failed) {
+                goto error;
+            }
+            continue;
+        }
+        PyObject *counted = number_add(PyList_GET_ITEM(agg, 0), count);
+        if (counted == NULL) {
+            Py_DECREF(total);
+            Py_DECREF(low);
+            Py_DECREF(high);
+            goto error;
+        }
+        PyList_SetItem(agg, 0, counted); /* steals; drops the old value */
+        PyList_SetItem(agg, 1, total);
+        int lt = number_compare(low, PyList_GET_ITEM(agg, 2), Py_LT);
+        int gt = number_compare(high, PyList_GET_ITEM(agg, 3), Py_GT);
+        if (lt < 0 || gt < 0) {
+            Py_DECREF(low);
+            Py_DECREF(high);
+            goto error;
+        }
+        if (lt) {
+            PyList_SetItem(agg, 2, low);
+        } else {
+            Py_DECREF(low);
+        }
+        if (gt) {
+            PyList_SetItem(agg, 3, high);
+        } else {
+            Py_DECREF(high);
+        }
+        if (last_row >= 0) {
+            Py_INCREF(last);
+            PyList_SetItem(agg, 4, last);
+        }
+    }
+    Py_DECREF(count);
+    Py_RETURN_TRUE;
+error:
+    Py_DECREF(count);
+    return NULL;
+}
+
 PyDoc_STRVAR(format_float_doc,
              "format_float(x: float) -> str\n\nrepr(x) for a finite float, by the C path.");
 
@@ -795,17 +1039,20 @@ static PyMethodDef methods[] = {
     {"series", (PyCFunction)(void (*)(void))series, METH_FASTCALL, series_doc},
     {"line", (PyCFunction)(void (*)(void))line, METH_FASTCALL, line_doc},
     {"append_lines", (PyCFunction)(void (*)(void))append_lines, METH_FASTCALL, append_lines_doc},
+    {"float_fields", (PyCFunction)(void (*)(void))float_fields, METH_FASTCALL, float_fields_doc},
+    {"fold_rows", (PyCFunction)(void (*)(void))fold_rows, METH_FASTCALL, fold_rows_doc},
     {"format_float", format_float, METH_O, format_float_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "chmd.store._lineproto",
-    "C fast path of chmd.store.lineproto (see its source's header comment).", -1, methods,
+    PyModuleDef_HEAD_INIT, "chmd.store._speedups",
+    "C fast path of chmd.store.lineproto and rollup (see the source's header comment).", -1,
+    methods,
     NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__lineproto(void) {
+PyMODINIT_FUNC PyInit__speedups(void) {
     mark(measurement_bytes, ", =\"", ESCAPE); /* lineproto.MEASUREMENT_ESCAPES */
     mark(measurement_bytes, "\\\n\r\t", PYTHON);
     mark(tag_bytes, ", =", ESCAPE); /* lineproto.TAG_ESCAPES */

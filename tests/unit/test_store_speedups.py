@@ -1,4 +1,4 @@
-"""The C line-protocol writer (chmd/store/_lineproto.c) against the Python one it stands in for:
+"""The C line-protocol writer (chmd/store/_speedups.c) against the Python one it stands in for:
 the same bytes for every sample it writes, None (Python's turn) for every sample it must not.
 Floats are printed by its own Ryū, so its digits are checked against repr across the doubles."""
 
@@ -10,6 +10,7 @@ import random
 import struct
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -23,12 +24,12 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import gen_ryu_tables  # noqa: E402
 
-_lineproto = pytest.importorskip(
-    "chmd.store._lineproto", reason="not built (make native); test_native says whether it must be"
+_speedups = pytest.importorskip(
+    "chmd.store._speedups", reason="not built (make native); test_native says whether it must be"
 )
-native_line = _lineproto.line
-native_series = _lineproto.series
-format_float = _lineproto.format_float
+native_line = _speedups.line
+native_series = _speedups.series
+format_float = _speedups.format_float
 
 # repr's edges: the shortest digits, positional or exponent form, subnormals, ties.
 EDGE_FLOATS = [
@@ -259,7 +260,7 @@ def test_append_lines_writes_the_python_lines_until_the_limit_or_a_python_sample
     of what it wrote."""
     expected = [python_line(sample)[0] for sample in samples]  # also learns the keys
     out = bytearray(b"earlier\n")
-    stop, lo, hi = _lineproto.append_lines(out, samples, 0, limit, lineproto.field_prefixes)
+    stop, lo, hi = _speedups.append_lines(out, samples, 0, limit, lineproto.field_prefixes)
     writable = [
         native_series(s.measurement, s.tags) is not None
         and native_line("m", s.fields, lineproto.field_prefixes, s.time_ns) is not None
@@ -276,7 +277,7 @@ def test_append_lines_starts_where_it_is_told() -> None:
     samples = [Sample("m", {"d": "x"}, {"v": i}, i) for i in range(5)]
     lineproto.learn_keys(samples[0])
     out = bytearray()
-    assert _lineproto.append_lines(out, samples, 3, 10, lineproto.field_prefixes) == (5, 3, 4)
+    assert _speedups.append_lines(out, samples, 3, 10, lineproto.field_prefixes) == (5, 3, 4)
     assert out == b"m,d=x v=3i 3\nm,d=x v=4i 4\n"
 
 
@@ -289,3 +290,101 @@ def test_ints_at_every_digit_count_and_the_int64_ends() -> None:
         values += [10**k - 1, 10**k, 10**k + 1, -(10**k)]
     for value in values:
         assert native_line("m", {"v": value}, prefixes, value) == f"m v={value}i {value}"
+
+
+# --- rollups ---------------------------------------------------------------------------------
+numbers = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0, 0.0, -0.0, 1, 1.0, 2**53, 2.0**53]),  # equal values of both types
+)
+
+
+def typed(aggs: dict[str, list[object]]) -> dict[str, list[tuple[type, object]]]:
+    """Aggregates with each value's type: 1 and 1.0 compare equal but are not the same."""
+    return {name: [(type(v), v) for v in agg] for name, agg in aggs.items()}
+
+
+@settings(max_examples=400)
+@given(
+    st.integers(min_value=1, max_value=4).flatmap(
+        lambda width: st.tuples(
+            st.lists(st.tuples(*[numbers] * width), min_size=1, max_size=6),
+            st.lists(
+                st.one_of(st.none(), st.lists(numbers, min_size=4, max_size=4)),
+                min_size=width,
+                max_size=width,
+            ),
+        )
+    ),
+    st.integers(min_value=-1, max_value=5),
+)
+def test_fold_rows_is_the_python_fold(
+    rows_and_aggs: tuple[list[tuple[object, ...]], list[list[object] | None]], last_row: int
+) -> None:
+    """The C fold leaves the same aggregates, value for value and type for type, as
+    rollup._fold's Python: sums in the same order, the first of equal minima and maxima."""
+    from chmd.store import rollup
+
+    rows, earlier = rows_and_aggs
+    width = len(rows[0])
+    names = tuple(f"f{i}" for i in range(width))
+    plan = rollup._Plan(names, tuple(i % 2 for i in range(width)), lambda values: values)
+    last_row = min(last_row, len(rows) - 1)
+    start = {n: [2.0, *agg] for n, agg in zip(names, earlier, strict=True) if agg is not None}
+
+    def folded(native: object) -> tuple[dict[str, list[object]], dict[str, int]]:
+        window = rollup._Window(0, "m", {}, aggs={k: list(v) for k, v in start.items()})
+        window.kinds = {n: 0 for n in start}
+        window.plan, window.rows, window.last_row = plan, list(rows), last_row
+        saved = rollup.native_fold
+        rollup.native_fold = native  # type: ignore[assignment]
+        try:
+            rollup._fold(window)
+        finally:
+            rollup.native_fold = saved
+        return window.aggs, window.kinds
+
+    answers: list[bool] = []
+
+    def fold_rows(*args: Any) -> bool:
+        answers.append(_speedups.fold_rows(*args))
+        return answers[-1]
+
+    c_aggs, c_kinds = folded(fold_rows)
+    assert answers == [True]  # the C fold did the work
+    py_aggs, py_kinds = folded(None)
+    assert typed(c_aggs) == typed(py_aggs)
+    assert c_kinds == py_kinds
+
+
+def test_fold_rows_leaves_what_it_cannot_fold_untouched() -> None:
+    aggs: dict[str, list[object]] = {"a": [1.0, 1, 1, 1, 1]}
+    for rows in ([(1, "x")], [(1,)], [[1, 2]]):  # a string, a short row, a list
+        assert _speedups.fold_rows(aggs, {}, ("a", "b"), (0, 0), rows, -1) is False
+    assert aggs == {"a": [1.0, 1, 1, 1, 1]}
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.tuples(field_keys, st.floats()), max_size=8, unique_by=lambda kv: kv[0]),
+)
+def test_float_fields_is_the_python_paths_or_none(pairs: list[tuple[str, float]]) -> None:
+    names = tuple(k for k, _ in pairs)
+    values = [v for _, v in pairs]
+    skipped = lineproto.SkipCounts()
+    saved = lineproto.native_float_fields
+    lineproto.native_float_fields = None
+    try:
+        expected = lineproto.float_fields(names, values, skipped)
+    finally:
+        lineproto.native_float_fields = saved
+    for name in names:
+        lineproto.escape_field_key(name)
+        if name not in lineproto.field_prefixes:
+            lineproto._prefix(name)
+    got = _speedups.float_fields(names, values, lineproto.field_prefixes)
+    if got is not None:
+        assert got == expected
+    plain = bool(names) and all(math.isfinite(v) and lineproto.field_prefixes[k] for k, v in pairs)
+    assert (got is not None) == plain

@@ -1,5 +1,6 @@
-# Types of the C fast path in _lineproto.c (built by chmd.nativebuild; see lineproto.py).
+# Types of the C fast path in _speedups.c (built by chmd.nativebuild; see lineproto.py, rollup.py).
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from chmd.model import Sample
 
@@ -17,4 +18,16 @@ def append_lines(
     prefixes: dict[str, str],
     /,
 ) -> tuple[int, int, int]: ...
+def float_fields(
+    names: tuple[str, ...], values: list[float], prefixes: dict[str, str], /
+) -> str | None: ...
+def fold_rows(
+    aggs: dict[str, list[Any]],
+    kinds: dict[str, int],
+    names: tuple[str, ...],
+    plan_kinds: tuple[int, ...],
+    rows: list[tuple[Any, ...]],
+    last_row: int,
+    /,
+) -> bool: ...
 def format_float(x: float, /) -> str: ...
