@@ -394,7 +394,7 @@ def main() -> None:
     parser.add_argument("--ports", type=int, default=24, help="interfaces per device")
     parser.add_argument("--minutes", type=int, default=10, help="length of the outage")
     parser.add_argument(
-        "--parts", default="write,spool,outage", help="comma-separated subset to run"
+        "--parts", default="write,rollups,spool,outage", help="comma-separated subset to run"
     )
     args = parser.parse_args()
     if not shutil.which("curl"):
@@ -510,10 +510,80 @@ def run(server: Any, workdir: Path, args: argparse.Namespace) -> None:
         write_path(server, workdir, "IF-MIB rows", wide)
         small = polls(max(1, args.points // (10 * ticks)), 1, ticks, t0, 60, small=True)
         write_path(server, workdir, "small points", small)
+    if "rollups" in parts:
+        snapshot_part(args.devices, ports)
     if "spool" in parts:
         spool_part(wide, workdir)
     if "outage" in parts:
         outage_part(server, workdir, args)
+
+
+def snapshot_part(devices: int, ports: int) -> None:
+    """The rollup path outside the Writer, at the default settings (5m and 1h tiers, the
+    default rollup fields): buffering a row, closing and formatting windows, and the periodic
+    snapshot of every open window, whose CPU per row depends on how many polls it covers."""
+    from chmd.store.rollup import Rollups
+
+    retention = StorageSettings.model_validate({}).retention
+    rollups = Rollups(
+        {t.name: t.window for t in retention.rollups},
+        exclude_fields=retention.rollup_exclude_fields,
+        measurements=retention.rollup_measurements,
+    )
+    series = devices * ports
+    print(
+        f"\n== rollups: {series:,} interface series, 60 s polls, tiers "
+        f"{', '.join(t.name for t in retention.rollups)}, the default rollup fields =="
+    )
+    hour = 3600 * 10**9
+    t0 = (time.time_ns() // hour - 2) * hour
+
+    def poll(tick: int) -> list[tuple[Sample, str]]:
+        rows = [
+            interface_sample(d, p, t0 + tick * 60 * 10**9, tick)
+            for d in range(devices)
+            for p in range(ports)
+        ]
+        return [(s, lineproto.series_key(s)) for s in rows]
+
+    skipped = lineproto.SkipCounts()
+    observe_cpu, closed = 0.0, 0
+    snapshot_cpu: dict[int, list[float]] = {0: [], 1: [], 2: [], 5: []}
+    since = 0  # polls since the last snapshot
+    plan = [1, 0, 2, 5, 1, 0, 5, 2]  # snapshots after this many new polls, in turn
+    tick = 0
+    for covered in plan:
+        for _ in range(covered):
+            rows = poll(tick)
+            tick += 1
+            cpu0 = time.process_time()
+            for sample, key in rows:
+                for window in rollups.observe(sample, key, lineproto.clean_layout(sample)):
+                    lineproto.float_fields(window.names, window.values, skipped)
+                    closed += 1
+            observe_cpu += time.process_time() - cpu0
+            since += 1
+        cpu0 = time.process_time()
+        "".join(rollups.json_pieces()).encode()
+        snapshot_cpu[covered].append(time.process_time() - cpu0)
+        since = 0
+    rows_total = tick * series
+    per_window = {k: min(v) / series * 1e6 for k, v in snapshot_cpu.items()}
+    print(
+        f"  observe, close and format: {observe_cpu / rows_total * 1e6:.2f} us/row "
+        f"({closed:,} windows closed over {tick} polls)"
+    )
+    print(
+        "  snapshot of every open window: "
+        + ", ".join(f"{per_window[k]:.1f} us/series after {k} polls" for k in (0, 1, 2, 5))
+    )
+    every = {30: (per_window[1] + per_window[0]) / 1, 60: per_window[1], 120: per_window[2] / 2}
+    every[300] = per_window[5] / 5
+    print(
+        "  snapshot CPU per row at 60 s polls, saving every: "
+        + ", ".join(f"{s} s {us:.1f} us" for s, us in every.items())
+        + f" (default {retention.rollup_snapshot_interval:.0f} s)"
+    )
 
 
 def spool_part(wide: list[list[Sample]], workdir: Path) -> None:

@@ -7,7 +7,8 @@
      plain ints within int64 and finite floats with known keys; ints as `123i`, floats as
      repr() prints them;
    - `float_fields`: a closed rollup window's field set (lineproto.float_fields);
-   - `fold_rows`: buffered rollup rows added into a window's aggregates (rollup._fold).
+   - `fold_rows`: buffered rollup rows added into a window's aggregates (rollup._fold);
+   - `aggs_json`: a window's aggregates as JSON for the rollup snapshot (json.dumps).
 
    tests/unit/test_store_speedups.py holds each to its Python twin.
 
@@ -1014,6 +1015,112 @@ error:
     return NULL;
 }
 
+/* ---- rollup snapshots ---------------------------------------------------------------------- */
+/* Appends a JSON number: an int within int64, or a finite float as repr (which is JSON). 1, or
+   0 for anything else. */
+static int write_json_number(Out *out, PyObject *value) {
+    if (!out_reserve(out, FLOAT_MAX_CHARS + 1)) {
+        return -1;
+    }
+    if (PyFloat_CheckExact(value)) {
+        double x = PyFloat_AS_DOUBLE(value);
+        if (!(x - x == 0.0)) {
+            return 0;
+        }
+        int n = format_double(x, out->data + out->len);
+        if (n < 0) {
+            return -1;
+        }
+        out->len += n;
+        return 1;
+    }
+    if (PyLong_CheckExact(value)) {
+        int overflow;
+        long long i = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (overflow) {
+            return 0;
+        }
+        out->len += format_int64(i, out->data + out->len);
+        return 1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(aggs_json_doc,
+             "aggs_json(aggs: dict[str, list[int | float]]) -> str | None\n\n"
+             "json.dumps(aggs, separators=(',', ':')) for a rollup window's aggregates, or None\n"
+             "when a name needs JSON escaping (or is not ASCII) or a value is not an int within\n"
+             "int64 or a finite float: json.dumps writes those.");
+
+static PyObject *aggs_json(PyObject *module, PyObject *aggs) {
+    (void)module;
+    if (!PyDict_Check(aggs)) {
+        Py_RETURN_NONE;
+    }
+    Out out;
+    out_init(&out);
+    int done = out_reserve(&out, 1) ? 1 : -1;
+    if (done > 0) {
+        out.data[out.len++] = '{';
+    }
+    Py_ssize_t pos = 0;
+    PyObject *name, *values;
+    bool first = true;
+    while (done > 0 && PyDict_Next(aggs, &pos, &name, &values)) {
+        if (!PyUnicode_Check(name) || !PyUnicode_IS_ASCII(name) || !PyList_Check(values)) {
+            done = 0;
+            break;
+        }
+        Py_ssize_t n;
+        const char *text = PyUnicode_AsUTF8AndSize(name, &n);
+        if (text == NULL) {
+            done = -1;
+            break;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (text[i] == '"' || text[i] == '\\' || (unsigned char)text[i] < 0x20) {
+                done = 0;
+                break;
+            }
+        }
+        if (done <= 0 || !out_reserve(&out, n + 5)) {
+            done = done <= 0 ? done : -1;
+            break;
+        }
+        if (!first) {
+            out.data[out.len++] = ',';
+        }
+        first = false;
+        out.data[out.len++] = '"';
+        memcpy(out.data + out.len, text, (size_t)n);
+        out.len += n;
+        memcpy(out.data + out.len, "\":[", 3);
+        out.len += 3;
+        Py_ssize_t count = PyList_GET_SIZE(values);
+        for (Py_ssize_t i = 0; i < count && done > 0; i++) {
+            if (i > 0) {
+                out.data[out.len++] = ','; /* the last number's reserve left room */
+            }
+            done = write_json_number(&out, PyList_GET_ITEM(values, i));
+        }
+        if (done > 0 && !out_reserve(&out, 2)) {
+            done = -1;
+        }
+        if (done > 0) {
+            out.data[out.len++] = ']';
+        }
+    }
+    if (done > 0 && out_reserve(&out, 1)) {
+        out.data[out.len++] = '}';
+    }
+    PyObject *result = done > 0 ? out_result(&out) : NULL;
+    out_free(&out);
+    if (done == 0) {
+        Py_RETURN_NONE;
+    }
+    return result;
+}
+
 PyDoc_STRVAR(format_float_doc,
              "format_float(x: float) -> str\n\nrepr(x) for a finite float, by the C path.");
 
@@ -1041,6 +1148,7 @@ static PyMethodDef methods[] = {
     {"append_lines", (PyCFunction)(void (*)(void))append_lines, METH_FASTCALL, append_lines_doc},
     {"float_fields", (PyCFunction)(void (*)(void))float_fields, METH_FASTCALL, float_fields_doc},
     {"fold_rows", (PyCFunction)(void (*)(void))fold_rows, METH_FASTCALL, fold_rows_doc},
+    {"aggs_json", aggs_json, METH_O, aggs_json_doc},
     {"format_float", format_float, METH_O, format_float_doc},
     {NULL, NULL, 0, NULL},
 };

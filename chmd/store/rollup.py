@@ -36,10 +36,12 @@ NativeFold = Callable[
     [dict[str, list[Any]], dict[str, int], tuple[str, ...], tuple[int, ...], list[Any], int], bool
 ]
 native_fold: NativeFold | None
-try:  # the C fold (chmd.native builds it; absent or stale: the Python below)
+native_aggs_json: Callable[[dict[str, list[Any]]], str | None] | None
+try:  # the C fold and JSON (chmd.native builds them; absent or stale: the Python below)
+    from chmd.store._speedups import aggs_json as native_aggs_json
     from chmd.store._speedups import fold_rows as native_fold
 except ModuleNotFoundError:
-    native_fold = None
+    native_fold = native_aggs_json = None
 
 SKIP, GAUGE, RATE = 0, 1, 2
 MISSING: Any = object()
@@ -163,6 +165,17 @@ def _window_json(key: tuple[str, str], window: _Window) -> dict[str, Any]:
         "aggs": window.aggs,
         "kinds": window.kinds,
     }
+
+
+def _window_text(key: tuple[str, str], window: _Window) -> str:
+    """`_dumps(_window_json(key, window))`, with the aggregates (most of the numbers, and of
+    a snapshot's CPU) written by `native_aggs_json` when it is built."""
+    data = _window_json(key, window)
+    aggs = native_aggs_json(data["aggs"]) if native_aggs_json is not None else None
+    if aggs is None:
+        return _dumps(data)
+    del data["aggs"]
+    return f'{_dumps(data)[:-1]},"aggs":{aggs}}}'
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,7 +499,7 @@ class Rollups:
             for key in keys[i : i + chunk]:
                 window = self._open.get(key)
                 if window is not None:
-                    parts.append(_dumps(_window_json(key, window)))
+                    parts.append(_window_text(key, window))
             if parts:
                 yield sep + ",".join(parts)
                 sep = ","

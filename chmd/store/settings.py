@@ -51,6 +51,9 @@ class Retention(StrictModel):
     rollup_exclude_fields: list[str] = Field(default_factory=lambda: list(DEFAULT_ROLLUP_EXCLUDE))
     ensure: bool = True  # create databases/RPs/buckets at start
     on_drift: Literal["log", "fix"] = "log"  # a hand-changed RP: only log it, or ALTER it back
+    # Open windows are saved this often (and at shutdown): what a kill -9 can cost them.
+    # Each snapshot serialises every open window (docs/storage.md: CPU against this interval).
+    rollup_snapshot_interval: Duration = Field(300.0, gt=0)
 
 
 class StorageSettings(StrictModel):

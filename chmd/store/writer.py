@@ -52,7 +52,6 @@ from chmd.store.transport import (
 log = structlog.get_logger("chmd.store")
 
 DEAD_LETTER = "dead-letter.jsonl"
-ROLLUP_SNAPSHOT_S = 30.0  # open rollup windows are saved this often (and at aclose)
 
 
 _NO_LO, _NO_HI = 2**63, -(2**63)
@@ -581,7 +580,7 @@ class Writer:
             if now - last_sync >= self.settings.fsync_interval:
                 self.spool.tick()
                 last_sync = now
-            if now - last_save >= ROLLUP_SNAPSHOT_S and (
+            if now - last_save >= self.settings.retention.rollup_snapshot_interval and (
                 self._snapshot is None or self._snapshot.done()
             ):
                 self._snapshot = asyncio.create_task(

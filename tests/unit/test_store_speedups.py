@@ -388,3 +388,28 @@ def test_float_fields_is_the_python_paths_or_none(pairs: list[tuple[str, float]]
         assert got == expected
     plain = bool(names) and all(math.isfinite(v) and lineproto.field_prefixes[k] for k, v in pairs)
     assert (got is not None) == plain
+
+
+@settings(max_examples=300)
+@given(
+    st.dictionaries(
+        st.one_of(st.sampled_from(["in_rate", 'q"x', "a\\b", "é", "\n"]), st.text(max_size=6)),
+        st.lists(st.one_of(numbers, st.floats()), min_size=5, max_size=5),
+        max_size=6,
+    )
+)
+def test_aggs_json_is_json_dumps_or_none(aggs: dict[str, list[object]]) -> None:
+    """The snapshot's aggregates: C text that reads back as json.dumps' (the same floats by
+    repr, the same ints), or None for a name JSON must escape, a big int or a NaN."""
+    import json
+
+    got = _speedups.aggs_json(aggs)
+    plain = all(
+        name.isascii()
+        and not any(c in '"\\' or ord(c) < 0x20 for c in name)
+        and all(map(storable, values))
+        for name, values in aggs.items()
+    )
+    assert (got is not None) == plain
+    if got is not None:
+        assert got == json.dumps(aggs, separators=(",", ":"))
