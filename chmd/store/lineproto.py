@@ -24,8 +24,8 @@ timestamps in nanoseconds.
 (`_speedups.c`, built with chmd.native; None when not built): they write a whole line of plain
 ints and finite floats with known keys, a series key whose names need no escaping, a poll's
 lines straight into a batch, and a rollup window's floats, the same bytes as the Python
-below, several times faster. They leave anything
-else to the Python path, which writes (and counts) those samples.
+below, several times faster. They leave anything else to the Python path, which writes (and
+counts) those samples.
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ NativeSeries = Callable[[str, Mapping[str, str]], str | None]
 NativeAppend = Callable[
     [bytearray, Sequence[Sample], int, int, dict[str, str]], tuple[int, int, int]
 ]
+NativeFloatFields = Callable[[tuple[str, ...], list[float], dict[str, str]], str | None]
 native_line: NativeLine | None
 native_series: NativeSeries | None
-NativeFloatFields = Callable[[tuple[str, ...], list[float], dict[str, str]], str | None]
 native_append: NativeAppend | None
 native_float_fields: NativeFloatFields | None
 try:  # not built, or stale (the guard in chmd.native refuses it): Python writes every line

@@ -238,11 +238,11 @@ class Writer:
             raw.lo_ns = min(raw.lo_ns, lo)
             raw.hi_ns = max(raw.hi_ns, hi)
             done = stop
-            if done < count and raw.points < size:  # poll[done] is the Python path's
-                self._serialise((poll[done],))
-                done += 1
             if raw.points >= size:
                 self._seal(self._raw)
+            elif done < count:  # poll[done] is the Python path's (which seals a full batch)
+                self._serialise((poll[done],))
+                done += 1
 
     def _serialise(self, samples: Iterable[Sample]) -> None:
         raw = self._raw_batch()
