@@ -404,6 +404,17 @@ static PyObject *out_result(Out *out) {
     return result;
 }
 
+/* What a function built in `out` returns, `done` being its helpers' answer: the text (1),
+   None for the Python path (0), or NULL with the Python error set (-1). Frees `out`. */
+static PyObject *out_finish(Out *out, int done) {
+    PyObject *result = done > 0 ? out_result(out) : NULL;
+    out_free(out);
+    if (done == 0) {
+        Py_RETURN_NONE;
+    }
+    return result;
+}
+
 /* ---- series keys ------------------------------------------------------------------------ */
 #define MAX_TAGS 64
 
@@ -526,6 +537,41 @@ static int write_series(Out *out, PyObject *measurement_obj, PyObject *tags) {
     return 1;
 }
 
+/* Appends a number: an int within int64 (with `int_suffix`, line protocol's `i`), or a finite
+   float as repr prints it (also JSON). 1, or 0 for anything else (nothing appended), or -1. */
+static int write_number(Out *out, PyObject *value, bool int_suffix) {
+    if (!out_reserve(out, FLOAT_MAX_CHARS + 1)) {
+        return -1;
+    }
+    char *at = out->data + out->len;
+    if (PyFloat_CheckExact(value)) {
+        double x = PyFloat_AS_DOUBLE(value);
+        if (!(x - x == 0.0)) { /* NaN or +-inf */
+            return 0;
+        }
+        int n = format_double(x, at);
+        if (n < 0) {
+            return -1;
+        }
+        out->len += n;
+        return 1;
+    }
+    if (PyLong_CheckExact(value)) {
+        int overflow;
+        long long i = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (overflow) {
+            return 0;
+        }
+        int n = format_int64(i, at);
+        if (int_suffix) {
+            at[n++] = 'i';
+        }
+        out->len += n;
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- field sets ------------------------------------------------------------------------- */
 /* The keys and prefixes of the last field set written, by position. The samples of one table
    carry the same key objects in the same order (the collector builds them once), so a
@@ -580,31 +626,12 @@ static int write_fields(Out *out, PyObject *fields, PyObject *prefixes) {
         if (index++ > 0) {
             out->data[out->len++] = ','; /* the previous value's reserve left room for it */
         }
-        if (!out_str(out, prefix) || !out_reserve(out, FLOAT_MAX_CHARS + 1)) {
+        if (!out_str(out, prefix)) {
             return -1;
         }
-        char *at = out->data + out->len;
-        if (PyFloat_CheckExact(value)) {
-            double x = PyFloat_AS_DOUBLE(value);
-            if (!(x - x == 0.0)) { /* NaN or +-inf */
-                return 0;
-            }
-            int n = format_double(x, at);
-            if (n < 0) {
-                return -1;
-            }
-            out->len += n;
-        } else if (PyLong_CheckExact(value)) {
-            int overflow;
-            long long i = PyLong_AsLongLongAndOverflow(value, &overflow);
-            if (overflow) {
-                return 0;
-            }
-            int n = format_int64(i, at);
-            at[n] = 'i';
-            out->len += n + 1;
-        } else {
-            return 0;
+        int done = write_number(out, value, true);
+        if (done <= 0) {
+            return done;
         }
     }
     return 1;
@@ -645,12 +672,7 @@ static PyObject *series(PyObject *module, PyObject *const *args, Py_ssize_t narg
     Out out;
     out_init(&out);
     int done = write_series(&out, args[0], args[1]);
-    PyObject *result = done > 0 ? out_result(&out) : NULL;
-    out_free(&out);
-    if (done == 0) {
-        Py_RETURN_NONE;
-    }
-    return result;
+    return out_finish(&out, done);
 }
 
 PyDoc_STRVAR(line_doc,
@@ -678,12 +700,7 @@ static PyObject *line(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (done > 0) {
         done = write_time(&out, args[3], &time_ns);
     }
-    PyObject *result = done > 0 ? out_result(&out) : NULL;
-    out_free(&out);
-    if (done == 0) {
-        Py_RETURN_NONE;
-    }
-    return result;
+    return out_finish(&out, done);
 }
 
 PyDoc_STRVAR(append_lines_doc,
@@ -809,31 +826,12 @@ static PyObject *float_fields(PyObject *module, PyObject *const *args, Py_ssize_
             done = 0;
             break;
         }
-        double x = PyFloat_AS_DOUBLE(value);
-        if (!(x - x == 0.0)) {
-            done = 0;
-            break;
-        }
         if (i > 0) {
-            out.data[out.len++] = ',';
+            out.data[out.len++] = ','; /* the last number's reserve left room */
         }
-        if (!out_str(&out, prefix) || !out_reserve(&out, FLOAT_MAX_CHARS + 1)) {
-            done = -1;
-            break;
-        }
-        int n = format_double(x, out.data + out.len);
-        if (n < 0) {
-            done = -1;
-            break;
-        }
-        out.len += n;
+        done = out_str(&out, prefix) ? write_number(&out, value, false) : -1; /* 0: not finite */
     }
-    PyObject *result = done > 0 ? out_result(&out) : NULL;
-    out_free(&out);
-    if (done == 0) {
-        Py_RETURN_NONE;
-    }
-    return result;
+    return out_finish(&out, done);
 }
 
 /* ---- rollup folding ------------------------------------------------------------------------ */
@@ -1016,36 +1014,6 @@ error:
 }
 
 /* ---- rollup snapshots ---------------------------------------------------------------------- */
-/* Appends a JSON number: an int within int64, or a finite float as repr (which is JSON). 1, or
-   0 for anything else. */
-static int write_json_number(Out *out, PyObject *value) {
-    if (!out_reserve(out, FLOAT_MAX_CHARS + 1)) {
-        return -1;
-    }
-    if (PyFloat_CheckExact(value)) {
-        double x = PyFloat_AS_DOUBLE(value);
-        if (!(x - x == 0.0)) {
-            return 0;
-        }
-        int n = format_double(x, out->data + out->len);
-        if (n < 0) {
-            return -1;
-        }
-        out->len += n;
-        return 1;
-    }
-    if (PyLong_CheckExact(value)) {
-        int overflow;
-        long long i = PyLong_AsLongLongAndOverflow(value, &overflow);
-        if (overflow) {
-            return 0;
-        }
-        out->len += format_int64(i, out->data + out->len);
-        return 1;
-    }
-    return 0;
-}
-
 PyDoc_STRVAR(aggs_json_doc,
              "aggs_json(aggs: dict[str, list[int | float]]) -> str | None\n\n"
              "json.dumps(aggs, separators=(',', ':')) for a rollup window's aggregates, or None\n"
@@ -1101,7 +1069,7 @@ static PyObject *aggs_json(PyObject *module, PyObject *aggs) {
             if (i > 0) {
                 out.data[out.len++] = ','; /* the last number's reserve left room */
             }
-            done = write_json_number(&out, PyList_GET_ITEM(values, i));
+            done = write_number(&out, PyList_GET_ITEM(values, i), false);
         }
         if (done > 0 && !out_reserve(&out, 2)) {
             done = -1;
@@ -1113,12 +1081,7 @@ static PyObject *aggs_json(PyObject *module, PyObject *aggs) {
     if (done > 0 && out_reserve(&out, 1)) {
         out.data[out.len++] = '}';
     }
-    PyObject *result = done > 0 ? out_result(&out) : NULL;
-    out_free(&out);
-    if (done == 0) {
-        Py_RETURN_NONE;
-    }
-    return result;
+    return out_finish(&out, done);
 }
 
 PyDoc_STRVAR(format_float_doc,
