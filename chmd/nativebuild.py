@@ -1,6 +1,6 @@
-"""Build the compiled hot path (`chmd.native`) with mypyc: `python -m chmd.nativebuild
-build [--if-stale] [--optional] | status | clean`. Needs mypy and a C compiler with Python's
-headers; the daemon itself never imports this module."""
+"""Build the compiled hot path (`chmd.native`: mypyc modules and C_EXTENSIONS):
+`python -m chmd.nativebuild build [--if-stale] [--optional] | status | clean`. Needs mypy and a
+C compiler with Python's headers; the daemon itself never imports this module."""
 
 from __future__ import annotations
 
@@ -66,8 +66,8 @@ def build(package_dir: Path = PACKAGE_DIR) -> None:
     """Compile MODULES in place with mypyc, and C_EXTENSIONS, and record their sources' digests.
 
     Runs from the project root (mypy reads its settings from pyproject.toml there). The
-    digests (of MODULES and every chmd module they import) are taken before compiling: a
-    source edited mid-build reads as stale, never as fresh."""
+    digests (of MODULES, every chmd module they import, and the C_EXTENSIONS' files) are
+    taken before compiling: a source edited mid-build reads as stale, never as fresh."""
     from mypyc.build import mypycify  # build-time only: the daemon never needs mypy
     from setuptools import Distribution, Extension
 
