@@ -207,9 +207,7 @@ class Writer:
             return
         self._queued = []
         self._queued_points = 0
-        raw = self._open.get(self._raw)
-        if raw is None:
-            raw = self._open[self._raw] = self._new_open()
+        raw = self._batch(self._raw)
         raw.opened_at = min(raw.opened_at, since)  # batch age counts from the submit
         append = lineproto.native_append
         if append is not None and not self.rollups.tiers:
@@ -219,11 +217,12 @@ class Writer:
             self._serialise(itertools.chain.from_iterable(queued))
         self._count_skipped()
 
-    def _raw_batch(self) -> _Open:
-        raw = self._open.get(self._raw)
-        if raw is None:
-            raw = self._open[self._raw] = self._new_open()
-        return raw
+    def _batch(self, target: str) -> _Open:
+        """The open batch of a tier, opened now if there is none."""
+        batch = self._open.get(target)
+        if batch is None:
+            batch = self._open[target] = self._new_open()
+        return batch
 
     def _serialise_native(self, poll: tuple[Sample, ...], append: lineproto.NativeAppend) -> None:
         """`_serialise` for one poll by the C writer (`append`: lineproto.native_append), which
@@ -232,7 +231,7 @@ class Writer:
         size = self.settings.batch_size
         done, count = 0, len(poll)
         while done < count:
-            raw = self._raw_batch()
+            raw = self._batch(self._raw)
             stop, lo, hi = append(raw.body, poll, done, size - raw.points, prefixes)
             raw.points += stop - done
             raw.lo_ns = min(raw.lo_ns, lo)
@@ -245,7 +244,7 @@ class Writer:
                 done += 1
 
     def _serialise(self, samples: Iterable[Sample]) -> None:
-        raw = self._raw_batch()
+        raw = self._batch(self._raw)
         body = raw.body
         points, lo, hi = raw.points, raw.lo_ns, raw.hi_ns
         skipped = self._skipped
@@ -279,7 +278,7 @@ class Writer:
             if points >= size:
                 raw.points, raw.lo_ns, raw.hi_ns = points, lo, hi
                 self._seal(self._raw)
-                raw = self._raw_batch()
+                raw = self._batch(self._raw)
                 body = raw.body
                 points, lo, hi = raw.points, raw.lo_ns, raw.hi_ns
         raw.points, raw.lo_ns, raw.hi_ns = points, lo, hi
@@ -300,9 +299,7 @@ class Writer:
         if not fields:
             self._skipped.samples += 1
             return
-        batch = self._open.get(tier)
-        if batch is None:
-            batch = self._open[tier] = self._new_open()
+        batch = self._batch(tier)
         batch.body += f"{closed.series} {fields} {t}\n".encode()
         batch.points += 1
         if t < batch.lo_ns:
